@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Records every Palisade BPF program writes to the ring buffer.
+ * The TypeScript decoders (agent/pipeline/layout.ts) read these by offset; a test checks those
+ * offsets against the BTF of the built objects, so change a struct here and the test tells you. */
+#ifndef __PALISADE_EVENTS_H
+#define __PALISADE_EVENTS_H
+
+#define PAL_EV_EXEC 1
+#define PAL_EV_EXIT 2
+#define PAL_EV_FORK 3
+
+/* Bounds on the variable part of an exec record. Powers of two: the verifier needs masks. */
+#define PAL_PATH_MAX 1024  /* binary, cwd: bytes including NUL */
+#define PAL_ARGS_MAX 1024  /* argv bytes, NUL separated */
+#define PAL_CGRP_MAX 512   /* cgroup path */
+#define PAL_PATH_DEPTH 32  /* path components kept (power of two) */
+#define PAL_CGRP_DEPTH 16  /* kernfs nodes walked for the cgroup path */
+
+/* pal_exec.flags */
+#define PAL_EXEC_ARGS_TRUNC   (1u << 0)
+#define PAL_EXEC_BIN_TRUNC    (1u << 1)
+#define PAL_EXEC_CWD_TRUNC    (1u << 2)
+#define PAL_EXEC_CGRP_TRUNC   (1u << 3)
+#define PAL_EXEC_ARGS_FAULT   (1u << 4) /* argv pages were not readable */
+#define PAL_EXEC_BIN_FALLBACK (1u << 5) /* path walk failed: binary is bprm->filename */
+
+/* Namespace inode numbers, in this order, in pal_exec.ns[]. */
+enum pal_ns_index {
+	PAL_NS_UTS, PAL_NS_IPC, PAL_NS_MNT, PAL_NS_PID, PAL_NS_PID_CHILD, PAL_NS_NET,
+	PAL_NS_TIME, PAL_NS_TIME_CHILD, PAL_NS_CGROUP, PAL_NS_USER, PAL_NS_COUNT
+};
+
+/* Every record starts with this. ktime is CLOCK_BOOTTIME ns at the time of the event. */
+struct pal_hdr {
+	__u16 type;
+	__u16 cpu;
+	__u32 size; /* whole record, header included */
+	__u64 ktime;
+};
+
+struct pal_exec {
+	struct pal_hdr hdr;
+	__u32 pid;  /* thread group id, init pid namespace */
+	__u32 tid;
+	__u32 ppid; /* real parent's tgid */
+	__u32 uid, gid, euid, egid, suid, sgid, fsuid, fsgid;
+	__u32 auid; /* login uid, 4294967295 when unset */
+	__u32 flags;
+	__u64 start_boottime;        /* of this task (fork time) */
+	__u64 parent_start_boottime; /* of the real parent: tells pid reuse apart */
+	__u64 cgroup_id;
+	__u64 cap_permitted, cap_effective, cap_inheritable;
+	__u32 ns[PAL_NS_COUNT];
+	__u16 binary_len; /* bytes in data[], without NUL */
+	__u16 args_len;
+	__u16 cwd_len;
+	__u16 cgroup_len;
+	/* data: binary, args (NUL separated), cwd, cgroup path; each without a trailing NUL */
+	char data[];
+};
+
+struct pal_exit {
+	struct pal_hdr hdr;
+	__u32 pid;
+	__u32 tid;
+	__u64 start_boottime;
+	__u32 exit_code; /* status as wait(2) encodes it: (code << 8) | signal */
+	__u32 pad;
+};
+
+struct pal_fork {
+	struct pal_hdr hdr;
+	__u32 pid;  /* the child */
+	__u32 tid;
+	__u32 ppid;
+	__u32 pad;
+	__u64 start_boottime;
+	__u64 parent_start_boottime;
+};
+
+/* Indices into the per-CPU counter array every program shares. */
+enum pal_stat {
+	PAL_STAT_LOST_EXEC,  /* ring buffer full: an exec record was dropped */
+	PAL_STAT_LOST_EXIT,
+	PAL_STAT_LOST_FORK,
+	PAL_STAT_LOST_OTHER,
+	PAL_STAT_SENT,
+	PAL_STAT_COUNT
+};
+
+#endif
