@@ -8,6 +8,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const struct pal_exec *pal_unused_exec __attribute__((unused));
 const struct pal_exit *pal_unused_exit __attribute__((unused));
 const struct pal_fork *pal_unused_fork __attribute__((unused));
+const struct pal_hook *pal_unused_hook __attribute__((unused));
 
 /* Strings are packed one after another into data[]. Every write lands at (pos & PAL_DATA_MASK) and
  * is at most PAL_PATH_MAX long, so the verifier can bound it inside PAL_DATA_SIZE. */

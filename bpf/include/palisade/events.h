@@ -8,6 +8,7 @@
 #define PAL_EV_EXEC 1
 #define PAL_EV_EXIT 2
 #define PAL_EV_FORK 3
+#define PAL_EV_HOOK 4 /* a tracing hook fired: the agent's hook registry says which and how to decode */
 
 /* Bounds on the variable part of an exec record. Powers of two: the verifier needs masks. */
 #define PAL_PATH_MAX 1024  /* binary, cwd: bytes including NUL */
@@ -78,12 +79,31 @@ struct pal_fork {
 	__u64 parent_start_boottime;
 };
 
+#define PAL_HOOK_ARGS 6
+
+/* pal_hook.action */
+#define PAL_ACTION_POST    0
+#define PAL_ACTION_SIGKILL 1
+#define PAL_ACTION_SIGNAL  2
+#define PAL_ACTION_OVERRIDE 3
+
+struct pal_hook {
+	struct pal_hdr hdr;
+	__u32 pid;
+	__u32 tid;
+	__u64 start_boottime; /* of the thread group leader: matches the process cache entry */
+	__u32 hook_id;        /* index into the agent's hook registry */
+	__u16 action;
+	__u16 nargs;
+	__u64 args[PAL_HOOK_ARGS]; /* raw values; the registry gives their types */
+};
+
 /* Indices into the per-CPU counter array every program shares. */
 enum pal_stat {
 	PAL_STAT_LOST_EXEC,  /* ring buffer full: an exec record was dropped */
 	PAL_STAT_LOST_EXIT,
 	PAL_STAT_LOST_FORK,
-	PAL_STAT_LOST_OTHER,
+	PAL_STAT_LOST_HOOK,
 	PAL_STAT_SENT,
 	PAL_STAT_COUNT
 };

@@ -1,0 +1,117 @@
+// The local socket `palisade status` and `palisade events` talk to. One JSON request line from the
+// client: {"op":"status"} gets one JSON line back; {"op":"events"} gets the live stream of events
+// as JSON lines until it hangs up. A client that reads too slowly loses events, counted and reported.
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { StreamSink } from '../export/stream.js';
+import type { Sink } from '../export/sink.js';
+
+export interface LocalHandlers {
+  status(): unknown;
+  subscribe(sink: Sink): void;
+  unsubscribe(sink: Sink): void;
+}
+
+export type LocalRequest = { op: 'status' } | { op: 'events' };
+
+/** Bytes a client may fall behind before its events are dropped. */
+const CLIENT_HIGH_WATER = 16 << 20;
+
+export class LocalServer {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private nextId = 1;
+
+  constructor(readonly path: string, private readonly handlers: LocalHandlers) {
+    this.server = createServer((s) => this.onConnection(s));
+  }
+
+  get clients(): number {
+    return this.sockets.size;
+  }
+
+  async listen(): Promise<void> {
+    mkdirSync(dirname(this.path), { recursive: true });
+    if (existsSync(this.path)) {
+      if (await isListening(this.path)) throw new Error(`another agent is already listening on ${this.path}`);
+      rmSync(this.path, { force: true }); // left by an agent that did not stop cleanly
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.path, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.end();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    rmSync(this.path, { force: true });
+  }
+
+  private onConnection(sock: Socket): void {
+    this.sockets.add(sock);
+    sock.on('close', () => this.sockets.delete(sock));
+    sock.on('error', () => sock.destroy());
+    let line = '';
+    const onData = (chunk: Buffer): void => {
+      line += chunk.toString('utf8');
+      const nl = line.indexOf('\n');
+      if (nl < 0) {
+        if (line.length > 4096) sock.destroy();
+        return;
+      }
+      sock.off('data', onData);
+      this.handle(sock, line.slice(0, nl));
+    };
+    sock.on('data', onData);
+  }
+
+  private handle(sock: Socket, text: string): void {
+    let req: LocalRequest;
+    try {
+      req = JSON.parse(text) as LocalRequest;
+    } catch {
+      sock.end(JSON.stringify({ error: 'request is not JSON' }) + '\n');
+      return;
+    }
+    if (req.op === 'status') {
+      sock.end(JSON.stringify(this.handlers.status()) + '\n');
+    } else if (req.op === 'events') {
+      const sink = new StreamSink(`client:${this.nextId++}`, sock, (_ev, json) => json, CLIENT_HIGH_WATER);
+      this.handlers.subscribe(sink);
+      sock.on('close', () => this.handlers.unsubscribe(sink));
+    } else {
+      sock.end(JSON.stringify({ error: `unknown op ${JSON.stringify((req as { op?: unknown }).op)}` }) + '\n');
+    }
+  }
+}
+
+function isListening(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/** Client side: sends one request and hands back the socket (for streams) or reads one line. */
+export function request(path: string, req: LocalRequest): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const c = createConnection(path);
+    c.once('connect', () => {
+      c.write(JSON.stringify(req) + '\n');
+      resolve(c);
+    });
+    c.once('error', (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'is the agent running?' : e.message;
+      reject(new Error(`cannot reach the agent at ${path}: ${e.code ?? 'error'} (${why})`));
+    });
+  });
+}

@@ -1,0 +1,94 @@
+// `palisade events`: read events from the running agent, a JSON-lines file or stdin, filter them,
+// print them as JSON or compact lines.
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import { request } from '../api/local.js';
+import { compactLine, jsonEventType, type JsonEvent } from '../export/compact.js';
+import { EVENT_TYPES } from '../pipeline/events.js';
+import { CliError } from './errors.js';
+import { DEFAULT_SOCKET } from './status.js';
+
+export interface EventFilter {
+  types?: Set<string>;
+  binary?: string;
+  pid?: number;
+}
+
+/** Matches on the event's own process: binary by full path or base name, pid exactly. */
+export function matches(ev: JsonEvent, f: EventFilter): boolean {
+  const type = jsonEventType(ev);
+  if (f.types && !f.types.has(type)) return false;
+  if (f.binary === undefined && f.pid === undefined) return true;
+  const proc = (ev[type] as { process?: { binary?: string; pid?: number } } | undefined)?.process;
+  if (!proc) return false;
+  if (f.pid !== undefined && proc.pid !== f.pid) return false;
+  if (f.binary !== undefined) {
+    const b = proc.binary ?? '';
+    if (b !== f.binary && b.slice(b.lastIndexOf('/') + 1) !== f.binary) return false;
+  }
+  return true;
+}
+
+interface EventsFlags {
+  socket: string;
+  file?: string;
+  output: string;
+  type?: string;
+  binary?: string;
+  pid?: string;
+}
+
+export function registerEvents(program: Command): void {
+  program
+    .command('events')
+    .description('print events from the running agent (or a JSON-lines file, or stdin with --file -)')
+    .option('--socket <path>', 'agent socket', DEFAULT_SOCKET)
+    .option('-f, --file <path>', "read a JSON-lines file instead of the agent ('-' for stdin)")
+    .option('-o, --output <fmt>', 'json|compact', 'compact')
+    .option('--type <types>', `comma-separated event types (${EVENT_TYPES.join(', ')})`)
+    .option('--binary <path>', 'only events of this binary (full path or base name)')
+    .option('--pid <pid>', 'only events of this process id')
+    .action(async (opts: EventsFlags) => {
+      if (opts.output !== 'json' && opts.output !== 'compact') throw new CliError(`--output: expected json or compact, got "${opts.output}"`, 2);
+      const filter: EventFilter = {};
+      if (opts.type) {
+        filter.types = new Set(opts.type.split(',').map((t) => t.trim()));
+        for (const t of filter.types) {
+          if (!(EVENT_TYPES as readonly string[]).includes(t)) throw new CliError(`--type: unknown event type "${t}" (known: ${EVENT_TYPES.join(', ')})`, 2);
+        }
+      }
+      if (opts.binary) filter.binary = opts.binary;
+      if (opts.pid !== undefined) {
+        if (!/^\d+$/.test(opts.pid)) throw new CliError(`--pid: expected a number, got "${opts.pid}"`, 2);
+        filter.pid = Number(opts.pid);
+      }
+      let input: Readable;
+      if (opts.file === '-') input = process.stdin;
+      else if (opts.file) {
+        input = createReadStream(opts.file);
+        await new Promise<void>((resolve, reject) => {
+          input.once('open', () => resolve());
+          input.once('error', (e: NodeJS.ErrnoException) => reject(new CliError(`${opts.file}: cannot read (${e.code ?? e.message})`)));
+        });
+      } else input = await request(opts.socket, { op: 'events' });
+
+      let lineNo = 0;
+      for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+        lineNo++;
+        if (line.trim() === '') continue;
+        let ev: JsonEvent;
+        try {
+          ev = JSON.parse(line) as JsonEvent;
+        } catch {
+          process.stderr.write(`palisade: ${opts.file ?? 'stream'}:${lineNo}: not a JSON event, skipped\n`);
+          continue;
+        }
+        if (!matches(ev, filter)) continue;
+        if (!process.stdout.write((opts.output === 'json' ? line : compactLine(ev)) + '\n')) {
+          await new Promise((r) => process.stdout.once('drain', r));
+        }
+      }
+    });
+}

@@ -1,0 +1,42 @@
+// `palisade status`: the running agent's counters.
+import type { Command } from 'commander';
+import { request } from '../api/local.js';
+import type { AgentStatus } from '../daemon.js';
+import { CliError } from './errors.js';
+
+export const DEFAULT_SOCKET = '/run/palisade/palisade.sock';
+
+async function readLine(path: string, op: 'status'): Promise<string> {
+  const sock = await request(path, { op });
+  let data = '';
+  for await (const chunk of sock) data += String(chunk);
+  return data.trim();
+}
+
+export function renderStatus(s: AgentStatus): string {
+  const e = s.events;
+  const c = s.process_cache;
+  return [
+    `palisade ${s.version} on ${s.node_name} (pid ${s.pid}), up ${s.uptime_seconds}s`,
+    `programs:      ${s.programs.join(', ')}`,
+    `events:        received ${e.received}, decoded ${e.decoded}, exported ${e.exported}`,
+    `lost:          kernel ${e.lost} (ring buffer ${s.ring_buffer_bytes} bytes), sinks ${e.sinkDropped}, decode errors ${e.decodeErrors}`,
+    `process cache: ${c.size} entries (${c.live} live), evicted ${c.evicted}, parent missing ${c.parentMissing}`,
+    ...s.sinks.map((k) => `sink ${k.name}: written ${k.written}, dropped ${k.dropped}`),
+    `clients:       ${s.clients}`,
+  ].join('\n');
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description("show the running agent's counters: events received, decoded, lost, exported")
+    .option('--socket <path>', 'agent socket', DEFAULT_SOCKET)
+    .option('-o, --output <fmt>', 'text|json', 'text')
+    .action(async (opts: { socket: string; output: string }) => {
+      const line = await readLine(opts.socket, 'status');
+      if (line === '') throw new CliError('the agent closed the connection without answering');
+      if (opts.output === 'json') console.log(line);
+      else console.log(renderStatus(JSON.parse(line) as AgentStatus));
+    });
+}

@@ -1,0 +1,117 @@
+// JSON lines into a file with size-based rotation: path, path.1 (newest) … path.N.
+// Rotation happens between lines, with synchronous renames, so no line is split or lost.
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { PalisadeEvent } from '../pipeline/events.js';
+import type { Sink, SinkStats } from './sink.js';
+
+export interface RotatingFileOptions {
+  /** Rotate when the file would grow past this many bytes (0 = never). */
+  maxBytes: number;
+  /** Rotated files kept besides the live one. */
+  maxFiles: number;
+}
+
+export class RotatingFile {
+  private fd: number;
+  private size: number;
+
+  constructor(readonly path: string, private readonly opts: RotatingFileOptions) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.fd = openSync(path, 'a', 0o640);
+    this.size = fstatSync(this.fd).size;
+  }
+
+  /** Writes complete lines (each ending in \n), rotating between them when the next would not fit. */
+  writeLines(lines: readonly string[]): void {
+    const max = this.opts.maxBytes;
+    let chunk = '';
+    let chunkBytes = 0;
+    for (const line of lines) {
+      const n = Buffer.byteLength(line);
+      if (max > 0 && this.size + chunkBytes + n > max && this.size + chunkBytes > 0) {
+        this.writeRaw(chunk);
+        chunk = '';
+        chunkBytes = 0;
+        this.rotate();
+      }
+      chunk += line;
+      chunkBytes += n;
+    }
+    if (chunk !== '') this.writeRaw(chunk);
+  }
+
+  rotate(): void {
+    closeSync(this.fd);
+    const keep = Math.max(0, this.opts.maxFiles);
+    if (keep === 0) {
+      rmSync(this.path, { force: true });
+    } else {
+      rmSync(`${this.path}.${keep}`, { force: true });
+      for (let i = keep - 1; i >= 1; i--) {
+        if (existsSync(`${this.path}.${i}`)) renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+      }
+      renameSync(this.path, `${this.path}.1`);
+    }
+    this.fd = openSync(this.path, 'a', 0o640);
+    this.size = 0;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  private writeRaw(s: string): void {
+    const buf = Buffer.from(s);
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.fd, buf, off);
+    this.size += buf.length;
+  }
+}
+
+export class FileSink implements Sink {
+  readonly name: string;
+  private readonly file: RotatingFile;
+  private pending: string[] = [];
+  private written = 0;
+  private dropped = 0;
+  private droppedUnreported = 0;
+
+  constructor(path: string, opts: RotatingFileOptions, private readonly format: (ev: PalisadeEvent, json: string) => string) {
+    this.name = `file:${path}`;
+    this.file = new RotatingFile(path, opts);
+  }
+
+  write(ev: PalisadeEvent, json: string): void {
+    this.pending.push(this.format(ev, json) + '\n');
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const lines = this.pending;
+    this.pending = [];
+    try {
+      this.file.writeLines(lines);
+      this.written += lines.length;
+    } catch {
+      // Disk full or gone: count the loss, keep the agent running.
+      this.dropped += lines.length;
+      this.droppedUnreported += lines.length;
+    }
+  }
+
+  takeDropped(): number {
+    const n = this.droppedUnreported;
+    this.droppedUnreported = 0;
+    return n;
+  }
+
+  stats(): SinkStats {
+    return { name: this.name, written: this.written, dropped: this.dropped };
+  }
+
+  async close(): Promise<void> {
+    this.flush();
+    this.file.close();
+  }
+}

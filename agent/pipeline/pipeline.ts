@@ -1,0 +1,304 @@
+// drain → decode → process cache → sinks. One preallocated buffer, read with a DataView; a JS
+// object is made only for what the cache keeps (an exec) and for each event handed to sinks.
+import { eventJson, type JsonContext } from '../export/json.js';
+import type { Sink } from '../export/sink.js';
+import type { ProcessCache } from '../process/cache.js';
+import { Process, makeExecId } from '../process/process.js';
+import type { WallClock } from './clock.js';
+import { nowRfc3339 } from './clock.js';
+import { decodeWaitStatus, type PalisadeEvent } from './events.js';
+import { ACTION_NAMES, hookArgJson, type HookRegistry } from './hooks.js';
+import {
+  EV_EXEC, EV_EXIT, EV_FORK, EV_HOOK, EXEC, EXEC_ARGS_TRUNC, EXIT, FORK, FRAME_HEADER, HDR, HOOK, HOOK_ARGS, NS_NAMES,
+} from './layout.js';
+
+/** Anything that fills a buffer with framed records: the native ring buffer, or a test double. */
+export interface RecordSource {
+  drain(out: Buffer): number;
+}
+
+export interface PipelineOptions {
+  source: RecordSource;
+  cache: ProcessCache;
+  sinks: Sink[];
+  clock: WallClock;
+  nodeName: string;
+  hostNs: ArrayLike<number>;
+  /** What hook records mean; without it they count as decode errors. */
+  hooks?: HookRegistry;
+  /** Total records the kernel could not write (ring buffer full), summed over CPUs. */
+  kernelLost?: () => number;
+  bufferBytes?: number;
+  /** Frames handled per poll() before yielding to the event loop. */
+  pollBudget?: number;
+}
+
+export interface PipelineCounters {
+  /** Records taken from the ring buffer. */
+  received: number;
+  /** Records decoded into an event or a cache update. */
+  decoded: number;
+  decodeErrors: number;
+  /** Records the kernel dropped (reserve failures). */
+  lost: number;
+  /** Events handed to the sinks. */
+  exported: number;
+  /** Events the sinks dropped (slow reader, write failure). */
+  sinkDropped: number;
+  /** Exits and forks of processes the cache never saw. */
+  unknownProcess: number;
+}
+
+const TWO32 = 4294967296;
+
+export class Pipeline {
+  readonly counters: PipelineCounters = {
+    received: 0, decoded: 0, decodeErrors: 0, lost: 0, exported: 0, sinkDropped: 0, unknownProcess: 0,
+  };
+  private readonly buf: Buffer;
+  private readonly dv: DataView;
+  private readonly json: JsonContext;
+  private readonly budget: number;
+  private lostReported = 0;
+
+  constructor(private readonly opts: PipelineOptions) {
+    this.buf = Buffer.allocUnsafe(opts.bufferBytes ?? 4 << 20);
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.json = { nodeName: opts.nodeName, hostNs: opts.hostNs };
+    this.budget = opts.pollBudget ?? 200_000;
+  }
+
+  get sinks(): Sink[] {
+    return this.opts.sinks;
+  }
+
+  /** Drains what the kernel has written, up to the budget, then flushes the sinks. */
+  poll(): number {
+    let frames = 0;
+    while (frames < this.budget) {
+      const n = this.opts.source.drain(this.buf);
+      if (n === 0) break;
+      frames += this.handle(n);
+    }
+    this.flush();
+    return frames;
+  }
+
+  /** Reports losses since the last check (kernel and sinks) as events_lost, then flushes. */
+  checkLosses(): void {
+    const kernelLost = this.opts.kernelLost?.() ?? 0;
+    if (kernelLost > this.lostReported) {
+      this.counters.lost = kernelLost;
+      this.emit({ type: 'events_lost', time: nowRfc3339(), count: kernelLost - this.lostReported, reason: 'ring_buffer_full', where: 'kernel' });
+      this.lostReported = kernelLost;
+    }
+    for (const s of this.opts.sinks) {
+      const n = s.takeDropped();
+      if (n > 0) {
+        this.counters.sinkDropped += n;
+        this.emit({ type: 'events_lost', time: nowRfc3339(), count: n, reason: 'sink_backpressure', where: s.name });
+      }
+    }
+    this.flush();
+  }
+
+  addSink(s: Sink): void {
+    this.opts.sinks.push(s);
+  }
+
+  removeSink(s: Sink): void {
+    const i = this.opts.sinks.indexOf(s);
+    if (i >= 0) this.opts.sinks.splice(i, 1);
+  }
+
+  private flush(): void {
+    for (const s of this.opts.sinks) s.flush();
+  }
+
+  /** Walks the frames in buf[0, n). Returns how many there were. */
+  private handle(n: number): number {
+    const dv = this.dv;
+    let off = 0;
+    let frames = 0;
+    while (off + FRAME_HEADER <= n) {
+      const len = dv.getUint32(off, true);
+      const rec = off + FRAME_HEADER;
+      off = rec + ((len + 7) & ~7);
+      frames++;
+      if (len < HDR.$size || rec + len > n) {
+        this.counters.decodeErrors++;
+        continue;
+      }
+      switch (dv.getUint16(rec + HDR.type, true)) {
+        case EV_EXEC:
+          if (len >= EXEC.$size) this.onExec(rec, len);
+          else this.counters.decodeErrors++;
+          break;
+        case EV_EXIT:
+          if (len >= EXIT.$size) this.onExit(rec);
+          else this.counters.decodeErrors++;
+          break;
+        case EV_FORK:
+          if (len >= FORK.$size) this.onFork(rec);
+          else this.counters.decodeErrors++;
+          break;
+        case EV_HOOK:
+          if (len >= HOOK.$size) this.onHook(rec);
+          else this.counters.decodeErrors++;
+          break;
+        default:
+          this.counters.decodeErrors++;
+      }
+    }
+    this.counters.received += frames;
+    return frames;
+  }
+
+  private u64num(at: number): number {
+    return this.dv.getUint32(at + 4, true) * TWO32 + this.dv.getUint32(at, true);
+  }
+
+  private u64str(at: number): string {
+    return this.dv.getBigUint64(at, true).toString();
+  }
+
+  private capPair(at: number): [number, number] {
+    return [this.dv.getUint32(at, true), this.dv.getUint32(at + 4, true)];
+  }
+
+  private onExec(rec: number, len: number): void {
+    const dv = this.dv;
+    const buf = this.buf;
+    const u32 = (f: number): number => dv.getUint32(rec + f, true);
+    const pid = u32(EXEC.pid);
+    const ppid = u32(EXEC.ppid);
+    const binLen = dv.getUint16(rec + EXEC.binary_len, true);
+    const argsLen = dv.getUint16(rec + EXEC.args_len, true);
+    const cwdLen = dv.getUint16(rec + EXEC.cwd_len, true);
+    const cgLen = dv.getUint16(rec + EXEC.cgroup_len, true);
+    let p = rec + EXEC.data;
+    if (EXEC.data + binLen + argsLen + cwdLen + cgLen > len) {
+      this.counters.decodeErrors++;
+      return;
+    }
+    const binary = buf.toString('utf8', p, (p += binLen));
+    const argsRaw = buf.toString('utf8', p, (p += argsLen));
+    const cwd = buf.toString('utf8', p, (p += cwdLen));
+    const cgroupPath = buf.toString('utf8', p, (p += cgLen));
+    const args = argsRaw === '' ? [] : argsRaw.split('\0');
+    if (args.length > 0 && args[args.length - 1] === '') args.pop();
+    const ns = new Array<number>(NS_NAMES.length);
+    for (let i = 0; i < ns.length; i++) ns[i] = u32(EXEC.ns + 4 * i);
+
+    const time = this.opts.clock.formatHiLo(u32(HDR.ktime + 4), u32(HDR.ktime));
+    const parent = this.opts.cache.lookupParent(ppid, this.u64num(rec + EXEC.parent_start_boottime));
+    const proc = new Process({
+      execId: makeExecId(this.opts.nodeName, this.u64str(rec + HDR.ktime), pid),
+      pid,
+      tid: u32(EXEC.tid),
+      ppid,
+      creds: {
+        uid: u32(EXEC.uid), gid: u32(EXEC.gid), euid: u32(EXEC.euid), egid: u32(EXEC.egid),
+        suid: u32(EXEC.suid), sgid: u32(EXEC.sgid), fsuid: u32(EXEC.fsuid), fsgid: u32(EXEC.fsgid),
+      },
+      auid: u32(EXEC.auid),
+      binary,
+      args,
+      argsTruncated: (u32(EXEC.flags) & EXEC_ARGS_TRUNC) !== 0,
+      cwd,
+      origin: 'execve',
+      startTime: time,
+      startBoottime: this.u64num(rec + EXEC.start_boottime),
+      cgroupId: this.u64str(rec + EXEC.cgroup_id),
+      cgroupPath,
+      caps: {
+        permitted: this.capPair(rec + EXEC.cap_permitted),
+        effective: this.capPair(rec + EXEC.cap_effective),
+        inheritable: this.capPair(rec + EXEC.cap_inheritable),
+      },
+      ns,
+    });
+    this.opts.cache.insert(proc, parent);
+    this.counters.decoded++;
+    this.emit({ type: 'process_exec', time, process: proc, parent: parent ?? null, ancestors: this.opts.cache.ancestors(proc) });
+  }
+
+  /** A new process that has not exec'd yet: it runs its parent's image, so it copies its parent. */
+  private onFork(rec: number): void {
+    const dv = this.dv;
+    const pid = dv.getUint32(rec + FORK.pid, true);
+    const ppid = dv.getUint32(rec + FORK.ppid, true);
+    const parent = this.opts.cache.lookupParent(ppid, this.u64num(rec + FORK.parent_start_boottime));
+    this.counters.decoded++;
+    if (parent === undefined) {
+      this.counters.unknownProcess++;
+      return;
+    }
+    const child = new Process({
+      ...parent,
+      execId: makeExecId(this.opts.nodeName, this.u64str(rec + HDR.ktime), pid),
+      pid,
+      tid: dv.getUint32(rec + FORK.tid, true),
+      ppid,
+      origin: 'clone',
+      startTime: this.opts.clock.formatHiLo(dv.getUint32(rec + HDR.ktime + 4, true), dv.getUint32(rec + HDR.ktime, true)),
+      startBoottime: this.u64num(rec + FORK.start_boottime),
+    });
+    this.opts.cache.insert(child, parent);
+  }
+
+  private onExit(rec: number): void {
+    const dv = this.dv;
+    const pid = dv.getUint32(rec + EXIT.pid, true);
+    const start = this.u64num(rec + EXIT.start_boottime);
+    const cache = this.opts.cache;
+    const known = cache.getByPid(pid);
+    this.counters.decoded++;
+    if (known === undefined || (known.origin !== 'procFS' && known.startBoottime !== start)) {
+      this.counters.unknownProcess++;
+      return;
+    }
+    const proc = cache.exit(pid)!;
+    const { status, signal } = decodeWaitStatus(dv.getUint32(rec + EXIT.exit_code, true));
+    const time = this.opts.clock.formatHiLo(dv.getUint32(rec + HDR.ktime + 4, true), dv.getUint32(rec + HDR.ktime, true));
+    this.emit({ type: 'process_exit', time, process: proc, parent: proc.parent, ancestors: cache.ancestors(proc), status, signal });
+  }
+
+  private onHook(rec: number): void {
+    const dv = this.dv;
+    const hook = this.opts.hooks?.get(dv.getUint32(rec + HOOK.hook_id, true));
+    if (hook === undefined) {
+      this.counters.decodeErrors++;
+      return;
+    }
+    const pid = dv.getUint32(rec + HOOK.pid, true);
+    const proc = this.opts.cache.getByPid(pid);
+    this.counters.decoded++;
+    if (proc === undefined || (proc.origin !== 'procFS' && proc.startBoottime !== this.u64num(rec + HOOK.start_boottime))) {
+      this.counters.unknownProcess++;
+      return;
+    }
+    const n = Math.min(dv.getUint16(rec + HOOK.nargs, true), HOOK_ARGS, hook.args.length);
+    let args = '[';
+    for (let i = 0; i < n; i++) {
+      const at = rec + HOOK.args + 8 * i;
+      args += (i > 0 ? ',' : '') + hookArgJson(hook.args[i]!, dv.getUint32(at, true), dv.getUint32(at + 4, true));
+    }
+    this.emit({
+      type: hook.event,
+      time: this.opts.clock.formatHiLo(dv.getUint32(rec + HDR.ktime + 4, true), dv.getUint32(rec + HDR.ktime, true)),
+      process: proc,
+      parent: proc.parent,
+      hook,
+      argsJson: args + ']',
+      action: ACTION_NAMES[dv.getUint16(rec + HOOK.action, true)] ?? 'KPROBE_ACTION_UNKNOWN',
+    });
+  }
+
+  private emit(ev: PalisadeEvent): void {
+    const json = eventJson(ev, this.json);
+    const sinks = this.opts.sinks;
+    for (let i = 0; i < sinks.length; i++) sinks[i]!.write(ev, json);
+    this.counters.exported++;
+  }
+}
