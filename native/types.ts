@@ -28,11 +28,15 @@ export interface ProgramInfo {
   section: string;
   /** libbpf's name for the program type, e.g. "tracing", "tracepoint", "cgroup_sock_addr". */
   type: string;
+  /** -1 before load, and for programs whose autoload was off. */
   fd: number;
+  /** Whether load() loads it ("?" section prefix or setAutoload(false) turn it off). */
+  autoload: boolean;
 }
 
 export interface MapInfo {
   name: string;
+  /** libbpf's name for the map type, e.g. "hash", "percpu_array", "ringbuf". */
   type: string;
   keySize: number;
   valueSize: number;
@@ -50,4 +54,6 @@ export interface FeatureReport {
   attach: Record<string, { ok: boolean; reason?: string }>;
   lsms: string[];
   lockdown: string;
+  /** Where cgroup v2 is mounted (e.g. /sys/fs/cgroup/unified on hybrid hosts), or null. */
+  cgroup2Path: string | null;
 }

@@ -12,20 +12,20 @@ export const FRAME_HEADER = 8;
 export const HDR = { type: 0, cpu: 2, size: 4, ktime: 8, $size: 16 } as const;
 
 export const EXEC = {
-  pid: 16, tid: 20, ppid: 24, uid: 28, gid: 32, euid: 36, egid: 40, suid: 44, sgid: 48,
+  hdr: 0, pid: 16, tid: 20, ppid: 24, uid: 28, gid: 32, euid: 36, egid: 40, suid: 44, sgid: 48,
   fsuid: 52, fsgid: 56, auid: 60, flags: 64, start_boottime: 72, parent_start_boottime: 80,
   cgroup_id: 88, cap_permitted: 96, cap_effective: 104, cap_inheritable: 112, ns: 120,
   binary_len: 160, args_len: 162, cwd_len: 164, cgroup_len: 166, data: 168, $size: 168,
 } as const;
 
-export const EXIT = { pid: 16, tid: 20, start_boottime: 24, exit_code: 32, pad: 36, $size: 40 } as const;
+export const EXIT = { hdr: 0, pid: 16, tid: 20, start_boottime: 24, exit_code: 32, pad: 36, $size: 40 } as const;
 
 export const FORK = {
-  pid: 16, tid: 20, ppid: 24, pad: 28, start_boottime: 32, parent_start_boottime: 40, $size: 48,
+  hdr: 0, pid: 16, tid: 20, ppid: 24, pad: 28, start_boottime: 32, parent_start_boottime: 40, $size: 48,
 } as const;
 
 export const HOOK = {
-  pid: 16, tid: 20, start_boottime: 24, hook_id: 32, action: 36, nargs: 38, args: 40, $size: 88,
+  hdr: 0, pid: 16, tid: 20, start_boottime: 24, hook_id: 32, action: 36, nargs: 38, args: 40, $size: 88,
 } as const;
 export const HOOK_ARGS = 6;
 

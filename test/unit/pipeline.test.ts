@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { WallClock } from '../../agent/pipeline/clock.js';
+import type { PalisadeEvent } from '../../agent/pipeline/events.js';
+import { HookRegistry } from '../../agent/pipeline/hooks.js';
+import { Pipeline } from '../../agent/pipeline/pipeline.js';
+import { ProcessCache } from '../../agent/process/cache.js';
+import type { Sink, SinkStats } from '../../agent/export/sink.js';
+import { FrameSource, execFrame, exitFrame, forkFrame, hookFrame } from '../helpers/records.js';
+
+class MemorySink implements Sink {
+  readonly name = 'memory';
+  lines: string[] = [];
+  write(_ev: PalisadeEvent, json: string): void {
+    this.lines.push(json);
+  }
+  flush(): void {}
+  takeDropped(): number {
+    return 0;
+  }
+  stats(): SinkStats {
+    return { name: this.name, written: this.lines.length, dropped: 0 };
+  }
+  async close(): Promise<void> {}
+  json(): Record<string, any>[] {
+    return this.lines.map((l) => JSON.parse(l));
+  }
+}
+
+function setup(bufferBytes = 1 << 16) {
+  const source = new FrameSource();
+  const sink = new MemorySink();
+  const cache = new ProcessCache({ ancestorsDepth: 3 });
+  const hooks = new HookRegistry();
+  let lost = 0;
+  const p = new Pipeline({
+    source, cache, sinks: [sink], clock: new WallClock(1_700_000_000_000_000_000n), nodeName: 'node1',
+    hostNs: Array.from({ length: 10 }, (_, i) => 4026531830 + i), hooks, kernelLost: () => lost, bufferBytes,
+  });
+  return { source, sink, cache, hooks, p, setLost: (n: number) => (lost = n) };
+}
+
+describe('Pipeline', () => {
+  it('turns exec, fork, exec and exit records into events with ancestry', () => {
+    const { source, sink, p } = setup();
+    source.push(
+      execFrame({ pid: 100, ppid: 1, ktime: 10n, start: 5n, parentStart: 1n, binary: '/usr/bin/bash', args: ['bash', '-c', 'x y'], cwd: '/root', cgroup: '/user.slice' }),
+      forkFrame(101, 100, 20n, 20n, 5n),
+      execFrame({ pid: 101, ppid: 100, ktime: 30n, start: 20n, parentStart: 5n, binary: '/usr/bin/sh', args: ['sh', 'has space', ''], cwd: '/tmp', cgroup: '/' }),
+      forkFrame(102, 101, 40n, 40n, 20n),
+      execFrame({ pid: 102, ppid: 101, ktime: 50n, start: 40n, parentStart: 20n, binary: '/usr/bin/true', args: ['true'], cwd: '/tmp', cgroup: '/' }),
+      exitFrame(102, 60n, 40n, 9),
+      exitFrame(101, 70n, 20n, 3 << 8),
+    );
+    expect(p.poll()).toBe(7);
+    const evs = sink.json();
+    expect(evs.map((e) => Object.keys(e)[0])).toEqual(['process_exec', 'process_exec', 'process_exec', 'process_exit', 'process_exit']);
+    const [bash, sh, tru, exitTrue, exitSh] = evs as any[];
+    expect(bash.node_name).toBe('node1');
+    expect(bash.time).toBe('2023-11-14T22:13:20.000000010Z');
+    expect(bash.process_exec.process).toMatchObject({
+      pid: 100, binary: '/usr/bin/bash', arguments: '-c "x y"', cwd: '/root', flags: 'execve',
+      cgroup: { id: '4242', path: '/user.slice' }, cap: { effective: ['CAP_SYS_ADMIN'] },
+    });
+    expect(bash.process_exec.process.ns.uts).toEqual({ inum: 4026531830, is_host: true });
+    expect(sh.process_exec.process.arguments).toBe('"has space" ""');
+    expect(sh.process_exec.parent.exec_id).toBe(bash.process_exec.process.exec_id);
+    expect(tru.process_exec.process.parent_exec_id).toBe(sh.process_exec.process.exec_id);
+    expect(tru.process_exec.ancestors.map((a: any) => a.binary)).toEqual(['/usr/bin/bash']);
+    expect(exitTrue.process_exit).toMatchObject({ status: 0, signal: 'SIGKILL' });
+    expect(exitTrue.process_exit.process.exec_id).toBe(tru.process_exec.process.exec_id);
+    expect(exitSh.process_exit.status).toBe(3);
+    expect(Buffer.from(bash.process_exec.process.exec_id, 'base64').toString()).toBe('node1:10:100');
+    expect(p.counters).toMatchObject({ received: 7, decoded: 7, exported: 5, decodeErrors: 0 });
+  });
+
+  it('counts malformed frames and exits of unknown processes without exporting them', () => {
+    const { source, sink, p } = setup();
+    const bad = execFrame({ pid: 1, ppid: 0, ktime: 1n, start: 1n, parentStart: 0n, binary: '/x', args: ['x'], cwd: '/', cgroup: '/' });
+    bad.writeUInt16LE(60000, 8 + 160); // binary_len past the record
+    source.push(bad, exitFrame(999, 2n, 2n, 0));
+    p.poll();
+    expect(sink.lines).toHaveLength(0);
+    expect(p.counters).toMatchObject({ received: 2, decodeErrors: 1, unknownProcess: 1 });
+  });
+
+  it('drains in several rounds when the buffer is small, losing nothing', () => {
+    const { source, sink, p } = setup(4096);
+    source.push(execFrame({ pid: 7, ppid: 1, ktime: 1n, start: 1n, parentStart: 0n, binary: '/bin/x', args: ['x'], cwd: '/', cgroup: '/' }));
+    for (let i = 0; i < 500; i++) source.push(forkFrame(1000 + i, 7, BigInt(10 + i), BigInt(10 + i), 1n), exitFrame(1000 + i, BigInt(20 + i), BigInt(10 + i), 0));
+    p.poll();
+    expect(sink.lines).toHaveLength(501);
+    expect(sink.json().slice(1).every((e) => e.process_exit.process.flags === 'clone')).toBe(true);
+  });
+
+  it('decodes hook records through the registry', () => {
+    const { source, sink, hooks, p } = setup();
+    const h = hooks.register({ event: 'process_tracepoint', policyName: 'pol', hook: 'syscalls/sys_enter_getppid', args: ['int', 'size_t'], message: 'm', tags: ['t'] });
+    source.push(
+      execFrame({ pid: 7, ppid: 1, ktime: 1n, start: 1n, parentStart: 0n, binary: '/bin/x', args: ['x'], cwd: '/', cgroup: '/' }),
+      hookFrame(7, 5n, 1n, h.id, [-5n, 4096n]),
+      hookFrame(7, 5n, 1n, 99, [1n]),
+    );
+    p.poll();
+    const ev = sink.json()[1]!.process_tracepoint;
+    expect(ev).toMatchObject({ policy_name: 'pol', hook: 'syscalls/sys_enter_getppid', message: 'm', tags: ['t'], action: 'KPROBE_ACTION_POST' });
+    expect(ev.args).toEqual([{ int_arg: -5 }, { size_arg: '4096' }]);
+    expect(p.counters.decodeErrors).toBe(1);
+  });
+
+  it('reports kernel losses as an events_lost event with the count', () => {
+    const { sink, p, setLost } = setup();
+    setLost(12);
+    p.checkLosses();
+    p.checkLosses();
+    expect(sink.json()).toEqual([expect.objectContaining({ events_lost: { count: 12, reason: 'ring_buffer_full', where: 'kernel' } })]);
+    expect(p.counters.lost).toBe(12);
+  });
+});
