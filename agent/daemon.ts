@@ -16,7 +16,7 @@ import { STAT_NAMES } from './pipeline/layout.js';
 import { Pipeline, type PipelineCounters } from './pipeline/pipeline.js';
 import { ProcessCache, type ProcessCacheStats } from './process/cache.js';
 import { Process, makeExecId } from './process/process.js';
-import { readNamespaces, scanProc } from './process/procfs.js';
+import { hostNamespaces, scanProc } from './process/procfs.js';
 
 export class AgentStartError extends Error {}
 
@@ -76,7 +76,7 @@ export class Agent {
     this.log.info({ programs: SENSOR_PROGRAMS, ring_buffer_bytes: cfg.ringBufferBytes }, 'process sensor attached');
 
     const clock = new WallClock(bootTimeOffsetNs());
-    const hostNs = readNamespaces(1);
+    const hostNs = hostNamespaces();
     const seeded = this.seedFromProc(clock, hostNs);
     this.log.info({ processes: seeded }, 'process cache seeded from /proc');
 
@@ -110,17 +110,26 @@ export class Agent {
     await this.server.listen();
     this.log.info({ socket: cfg.socket }, 'local API listening');
 
-    this.timers.push(setInterval(() => pipeline.poll(), cfg.drainIntervalMs));
+    this.timers.push(setInterval(() => this.guard('drain', () => pipeline.poll()), cfg.drainIntervalMs));
     this.timers.push(
-      setInterval(() => {
+      setInterval(() => this.guard('housekeeping', () => {
         pipeline.poll();
         const before = pipeline.counters.lost + pipeline.counters.sinkDropped;
         pipeline.checkLosses();
         const lostNow = pipeline.counters.lost + pipeline.counters.sinkDropped - before;
         if (lostNow > 0) this.log.warn({ lost: lostNow, kernel: pipeline.counters.lost, sinks: pipeline.counters.sinkDropped }, 'events lost');
         this.cache.gc();
-      }, 1000),
+      }), 1000),
     );
+  }
+
+  /** A bug in one round must not stop the agent: log it and go on with the next round. */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err }, `${what} failed`);
+    }
   }
 
   /** Processes already running: so that their children and exits resolve. */
@@ -158,7 +167,7 @@ export class Agent {
     if (this.stats) {
       for (let i = 0; i < STAT_NAMES.length; i++) {
         const name = STAT_NAMES[i]!;
-        const v = this.stats.sumPerCpuU64(Buffer.from(new Uint32Array([i]).buffer));
+        const v = Number(this.stats.sumPerCpuU64(Buffer.from(new Uint32Array([i]).buffer)) ?? 0n);
         out[name] = v;
         if (name.startsWith('lost_')) lost += v;
       }

@@ -61,6 +61,7 @@ interface NativeRingBufferHandle {
 interface NativeAddon {
   setErrorFactory(f: (message: string, errno: number, code: string, op: string, libbpfLog: string) => Error): void;
   possibleCpus(): number;
+  bootTimeOffsetNs(): bigint;
   probeFeatures(): FeatureReport;
   NativeObject: { open(path: string): NativeObjectHandle };
   NativeMap: { fromPinned(path: string): NativeMapHandle };
@@ -364,6 +365,11 @@ export function forEachFrame(buf: Buffer, length: number, fn: (record: Buffer, o
 
 export function possibleCpus(): number {
   return native.possibleCpus();
+}
+
+/** CLOCK_REALTIME - CLOCK_BOOTTIME in ns: add it to bpf_ktime_get_boot_ns() stamps for wall time. */
+export function bootTimeOffsetNs(): bigint {
+  return native.bootTimeOffsetNs();
 }
 
 /** What this kernel supports; never throws. Mounts securityfs at /sys/kernel/security if absent. */

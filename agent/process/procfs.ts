@@ -49,6 +49,13 @@ export function readNamespaces(pid: number | 'self'): number[] {
   });
 }
 
+/** The host's namespaces: init's, or the agent's own where init's are hidden (a sandboxed pid 1). */
+export function hostNamespaces(): number[] {
+  const init = readNamespaces(1);
+  const self = readNamespaces('self');
+  return init.map((v, i) => v || self[i] || 0);
+}
+
 /** The cgroup v2 mount point: where cgroup ids (directory inode numbers) are looked up. */
 export function findCgroup2Mount(mountsText = readOr('/proc/self/mounts', '')): string | undefined {
   for (const line of mountsText.split('\n')) {

@@ -68,7 +68,7 @@ bpf_link* AttachAuto(Napi::Env env, bpf_program* prog, const std::string& name, 
   const std::string sec = bpf_program__section_name(prog);
   const bool isKprobe = StartsWith(sec, "kprobe/") || StartsWith(sec, "kretprobe/");
   if (StartsWith(sec, "tp/") || StartsWith(sec, "tracepoint/")) NeedTracefs(env, "attach '" + name + "' (" + sec + ")");
-  if (isKprobe) EnsureTracefs(nullptr);  // libbpf's legacy kprobe path needs it; best effort
+  if (isKprobe) PrepareKprobeAttach();
   bpf_link* l = bpf_program__attach(prog);
   if (l != nullptr) return l;
   int err = errno;
@@ -100,8 +100,9 @@ bpf_link* AttachUprobe(Napi::Env env, bpf_program* prog, const std::string& name
   if (l == nullptr) {
     int err = errno;
     AttachFailed(env, err,
-                 "uprobe attach to " + binary + (hasSymbol ? ":" + symbol : "") + "+" +
-                     std::to_string(static_cast<unsigned long long>(offset)) + " failed",
+                 "uprobe attach to " + binary + (hasSymbol ? ":" + symbol : "") +
+                     (SpecHas(spec, "offset") ? "+" + std::to_string(static_cast<unsigned long long>(offset)) : "") +
+                     " failed",
                  log);
   }
   return l;
@@ -109,7 +110,7 @@ bpf_link* AttachUprobe(Napi::Env env, bpf_program* prog, const std::string& name
 
 bpf_link* AttachKprobe(Napi::Env env, bpf_program* prog, const Napi::Object& spec, LogCapture& log) {
   const std::string func = SpecString(env, spec, "func");
-  EnsureTracefs(nullptr);  // legacy kprobe_events fallback; best effort
+  PrepareKprobeAttach();
   bpf_kprobe_opts opts{};
   opts.sz = sizeof opts;
   opts.retprobe = SpecBool(spec, "retprobe");

@@ -50,7 +50,14 @@ std::string ErrnoText(int err);
 // ---- argument helpers (errors.cc) -------------------------------------------------------------
 
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what);
-Napi::Buffer<uint8_t> ArgBuffer(const Napi::CallbackInfo& info, size_t i, const char* what);
+// Bytes of a Buffer/Uint8Array argument, without copying.
+struct Bytes {
+  uint8_t* data;
+  size_t size;
+};
+// A Uint8Array (so any Buffer), else TypeError. One napi call: drain() is on the hot path.
+Bytes AsBytes(Napi::Env env, napi_value v, const char* what);
+Bytes ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* what);
 uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* what);
 
 // ---- per-environment data (addon.cc) ----------------------------------------------------------
@@ -60,7 +67,6 @@ struct AddonData {
   Napi::FunctionReference objectCtor;
   Napi::FunctionReference mapCtor;
   Napi::FunctionReference linkCtor;
-  Napi::FunctionReference ringCtor;
 };
 AddonData& Data(Napi::Env env);
 

@@ -55,10 +55,20 @@ std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* what
   return info[i].As<Napi::String>().Utf8Value();
 }
 
-Napi::Buffer<uint8_t> ArgBuffer(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (info.Length() <= i || !info[i].IsBuffer())
-    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Buffer");
-  return info[i].As<Napi::Buffer<uint8_t>>();
+Bytes AsBytes(Napi::Env env, napi_value v, const char* what) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  // data comes back already adjusted by the view's byte offset.
+  if (v == nullptr || napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+      type != napi_uint8_array)
+    throw Napi::TypeError::New(env, std::string(what) + " must be a Buffer");
+  return {static_cast<uint8_t*>(data), length};
+}
+
+Bytes ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a Buffer");
+  return AsBytes(info.Env(), info[i], what);
 }
 
 uint32_t ArgU32(const Napi::CallbackInfo& info, size_t i, const char* what) {

@@ -2,6 +2,7 @@
 #include "kernelfs.h"
 
 #include <sys/mount.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -33,6 +34,15 @@ std::string ReadTrimmed(const std::string& path, bool* ok) {
   return s;
 }
 
+bool OnBpffs(const std::string& path) {
+  constexpr long kBpfFsMagic = 0xcafe4a11;
+  struct statfs st {};
+  if (statfs(path.c_str(), &st) == 0) return st.f_type == kBpfFsMagic;
+  size_t slash = path.find_last_of('/');
+  std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  return statfs(parent.c_str(), &st) == 0 && st.f_type == kBpfFsMagic;
+}
+
 std::string TracefsDir() { return PathExists(kDebugTracing) ? kDebugTracing : kTracefs; }
 
 int EnsureTracefs(std::string* why) {
@@ -50,6 +60,10 @@ int EnsureTracefs(std::string* why) {
     *why = "tracefs is not mounted (" + dir + "/events is missing) and mounting it failed (" +
            std::strerror(err) + "); run: mount -t tracefs nodev " + kTracefs;
   return err;
+}
+
+void PrepareKprobeAttach() {
+  if (!PathExists(kKprobePmu)) EnsureTracefs(nullptr);
 }
 
 bool KprobesAvailable() {

@@ -16,6 +16,13 @@ std::string TracefsDir();
 // Returns 0, or a positive errno with `why` explaining what to do.
 int EnsureTracefs(std::string* why);
 
+// Whether `path` (or, if it does not exist, its parent directory) is on a bpf file system.
+bool OnBpffs(const std::string& path);
+
+// libbpf falls back to tracefs kprobe_events when there is no kprobe PMU: mount tracefs for it
+// then (best effort), and only then.
+void PrepareKprobeAttach();
+
 // kprobe PMU (perf_event "kprobe" type) or legacy kprobe_events in a mounted tracefs.
 bool KprobesAvailable();
 // Why KprobesAvailable() is false, for messages and the feature report.

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernelfs.h"
 #include "object.h"
 
 namespace pal {
@@ -49,6 +50,10 @@ void ComputeStride(MapHandle& h) {
   int n = libbpf_num_possible_cpus();
   h.cpus = n > 0 ? static_cast<uint32_t>(n) : 1;
   h.valueStride = h.percpu ? ((h.valueSize + 7u) & ~7u) * static_cast<size_t>(h.cpus) : h.valueSize;
+}
+
+std::string BpffsHint(const std::string& path) {
+  return OnBpffs(path) ? "" : " (not on a bpf file system; pins live under a bpffs mount such as /sys/fs/bpf)";
 }
 
 bool BatchUnsupported(int err) { return err == EINVAL || err == ENOTSUP || err == kENOTSUPP; }
@@ -94,12 +99,12 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
   }
 
   const uint8_t* CheckedKey(const Napi::CallbackInfo& info, size_t i, const char* op) {
-    Napi::Buffer<uint8_t> k = ArgBuffer(info, i, "key");
-    if (k.Length() != h_->keySize)
+    Bytes k = ArgBytes(info, i, "key");
+    if (k.size != h_->keySize)
       ThrowBpf(info.Env(), op, EINVAL,
                std::string(op) + ": map '" + h_->name + "': key must be " + std::to_string(h_->keySize) +
-                   " bytes, got " + std::to_string(k.Length()));
-    return k.Data();
+                   " bytes, got " + std::to_string(k.size));
+    return k.data;
   }
 
   std::string ValueShape() const {
@@ -108,12 +113,12 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
            std::to_string(h_->cpus) + " possible CPUs)";
   }
 
-  const uint8_t* CheckedValue(Napi::Env env, const Napi::Buffer<uint8_t>& v, const char* op) {
-    if (v.Length() != h_->valueStride)
+  const uint8_t* CheckedValue(Napi::Env env, const Bytes& v, const char* op) {
+    if (v.size != h_->valueStride)
       ThrowBpf(env, op, EINVAL,
                std::string(op) + ": map '" + h_->name + "': value must be " + ValueShape() + ", got " +
-                   std::to_string(v.Length()));
-    return v.Data();
+                   std::to_string(v.size));
+    return v.data;
   }
 
   static uint64_t ParseFlags(const Napi::CallbackInfo& info, size_t i) {
@@ -161,7 +166,7 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
     const char* op = "map.update";
     int fd = Fd(env, op);
     const uint8_t* key = CheckedKey(info, 0, op);
-    const uint8_t* value = CheckedValue(env, ArgBuffer(info, 1, "value"), op);
+    const uint8_t* value = CheckedValue(env, ArgBytes(info, 1, "value"), op);
     uint64_t flags = ParseFlags(info, 2);
     if (bpf_map_update_elem(fd, key, value, flags) != 0) {
       int err = errno;
@@ -303,19 +308,18 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
     std::vector<uint8_t> keys(n * ks), values(n * vs);
     for (size_t i = 0; i < n; i++) {
       Napi::Value k = ka.Get(static_cast<uint32_t>(i)), v = va.Get(static_cast<uint32_t>(i));
-      if (!k.IsBuffer() || !v.IsBuffer()) throw Napi::TypeError::New(env, "updateBatch: keys and values must be Buffers");
-      auto kb = k.As<Napi::Buffer<uint8_t>>();
-      auto vb = v.As<Napi::Buffer<uint8_t>>();
-      if (kb.Length() != ks)
+      Bytes kb = AsBytes(env, k, "updateBatch: each key");
+      Bytes vb = AsBytes(env, v, "updateBatch: each value");
+      if (kb.size != ks)
         ThrowBpf(env, op, EINVAL,
                  "updateBatch: map '" + h_->name + "': key " + std::to_string(i) + " must be " + std::to_string(ks) +
-                     " bytes, got " + std::to_string(kb.Length()));
-      if (vb.Length() != vs)
+                     " bytes, got " + std::to_string(kb.size));
+      if (vb.size != vs)
         ThrowBpf(env, op, EINVAL,
                  "updateBatch: map '" + h_->name + "': value " + std::to_string(i) + " must be " + ValueShape() +
-                     ", got " + std::to_string(vb.Length()));
-      std::memcpy(keys.data() + i * ks, kb.Data(), ks);
-      std::memcpy(values.data() + i * vs, vb.Data(), vs);
+                     ", got " + std::to_string(vb.size));
+      std::memcpy(keys.data() + i * ks, kb.data, ks);
+      std::memcpy(values.data() + i * vs, vb.data, vs);
     }
     LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
     __u32 count = static_cast<__u32>(n);
@@ -338,7 +342,7 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
     std::string path = ArgString(info, 0, "path");
     if (bpf_obj_pin(fd, path.c_str()) != 0) {
       int err = errno;
-      ThrowErrno(env, "map.pin", err, "pin map '" + h_->name + "' at " + path);
+      ThrowErrno(env, "map.pin", err, "pin map '" + h_->name + "' at " + path + BpffsHint(path));
     }
   }
 
@@ -361,7 +365,7 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
     h->fd = bpf_obj_get(path.c_str());
     if (h->fd < 0) {
       int err = errno;
-      ThrowErrno(env, op, err, "open pinned map " + path, log.Tail());
+      ThrowErrno(env, op, err, "open pinned map " + path + BpffsHint(path), log.Tail());
     }
     h->ownsFd = true;
     // bpf_obj_get_info_by_fd fills whatever info struct the fd's kind has: make sure it is a map.

@@ -135,7 +135,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     Napi::Env env = info.Env();
     const char* op = "setConst";
     std::string name = ArgString(info, 0, "name");
-    Napi::Buffer<uint8_t> value = ArgBuffer(info, 1, "value");
+    Bytes value = ArgBytes(info, 1, "value");
     bpf_object* obj = Live(env, op, true);
     btf* b = bpf_object__btf(obj);
     if (b == nullptr) ThrowBpf(env, op, ENOENT, "setConst: " + state_->path + " has no BTF");
@@ -155,16 +155,16 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
           known += (known.empty() ? "" : ", ") + vname;
           continue;
         }
-        if (value.Length() != vs->size)
+        if (value.size != vs->size)
           ThrowBpf(env, op, EINVAL,
                    "setConst '" + name + "': expected " + std::to_string(vs->size) + " bytes, got " +
-                       std::to_string(value.Length()));
+                       std::to_string(value.size));
         bpf_map* m = SectionMap(obj, sec);
         size_t size = 0;
         void* data = m ? const_cast<void*>(bpf_map__initial_value(m, &size)) : nullptr;
         if (data == nullptr || vs->offset + vs->size > size)
           ThrowBpf(env, op, ENOENT, "setConst '" + name + "': no writable data for section " + sec);
-        std::memcpy(static_cast<uint8_t*>(data) + vs->offset, value.Data(), vs->size);
+        std::memcpy(static_cast<uint8_t*>(data) + vs->offset, value.data, vs->size);
         return;
       }
     }
@@ -280,7 +280,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
       o.Set("section", bpf_program__section_name(p));
       const char* t = libbpf_bpf_prog_type_str(bpf_program__type(p));
       o.Set("type", t ? t : "unknown");
-      o.Set("fd", bpf_program__fd(p));
+      o.Set("fd", std::max(bpf_program__fd(p), -1));  // libbpf says -ENOENT before load
       o.Set("autoload", bpf_program__autoload(p));
       out.Set(i++, o);
     }
@@ -300,7 +300,7 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
       o.Set("keySize", bpf_map__key_size(m));
       o.Set("valueSize", bpf_map__value_size(m));
       o.Set("maxEntries", bpf_map__max_entries(m));
-      o.Set("fd", bpf_map__fd(m));
+      o.Set("fd", std::max(bpf_map__fd(m), -1));
       out.Set(i++, o);
     }
     return out;

@@ -100,9 +100,9 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
   Napi::Value Drain(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Live(env, "ringbuf.drain");
-    Napi::Buffer<uint8_t> out = ArgBuffer(info, 0, "out");
-    uint8_t* dst = out.Data();
-    const size_t cap = out.Length();
+    Bytes out = ArgBytes(info, 0, "out");
+    uint8_t* dst = out.data;
+    const size_t cap = out.size;
     size_t w = 0;
 
     uint64_t cons = __atomic_load_n(ConsPos(), __ATOMIC_RELAXED);  // only we write it
@@ -156,9 +156,7 @@ class NativeRingBuffer : public Napi::ObjectWrap<NativeRingBuffer> {
 }  // namespace
 
 void InitRingBuffer(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = NativeRingBuffer::Define(env);
-  Data(env).ringCtor = Napi::Persistent(ctor);
-  exports.Set("NativeRingBuffer", ctor);
+  exports.Set("NativeRingBuffer", NativeRingBuffer::Define(env));
 }
 
 }  // namespace pal
