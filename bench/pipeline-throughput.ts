@@ -197,9 +197,12 @@ async function main(): Promise<void> {
     const t0 = process.hrtime.bigint();
     child.stdin!.end('g');
     let idle = 0;
+    let peakBacklog = 0; // bytes waiting in the ring buffer, sampled before each drain
     let polls = 0;
     let done = false;
     for (;;) {
+      const backlog = ring.available();
+      if (backlog > peakBacklog) peakBacklog = backlog;
       const n = pipeline.poll();
       polls++;
       if (n > 0) continue;
@@ -222,6 +225,7 @@ async function main(): Promise<void> {
         `events_per_s=${Math.round(events / seconds)} received=${c.received} decoded=${c.decoded} ` +
         `unknown=${c.unknownProcess} bad=${c.decodeErrors} sink_written=${written.written} sink_dropped=${written.dropped} ` +
         `cpu_s=${((cpu.user + cpu.system) / 1e6).toFixed(3)} idle_polls=${idle} polls=${polls} ` +
+        `peak_backlog_mb=${(peakBacklog / 1048576).toFixed(1)} ring_mb=${ringMb} ` +
         `rss_mb=${(process.memoryUsage().rss / 1048576).toFixed(0)}`,
     );
     await sink.close();

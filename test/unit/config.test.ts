@@ -19,7 +19,7 @@ describe('agent config', () => {
     ['ring_buffer_bytes: 5000\n', 'a.yaml:1:20 ring_buffer_bytes: must be a power of two (e.g. 4096), got 5000'],
     ['log_level: loud\n', 'a.yaml:1:12 log_level: expected one of trace, debug, info, warn, error, fatal, silent, got "loud"'],
     ['process_cache:\n  max_entries: -3\n', 'a.yaml:2:16 process_cache.max_entries: expected a whole number from 1024 to 10000000, got -3'],
-    ['node_name: [a\n', 'a.yaml:1:'],
+    ['node_name: [a\n', 'a.yaml:2:1: invalid YAML: Flow sequence'],
     ['- a\n', 'a.yaml:1:1 (top level): expected a mapping'],
   ])('rejects %j with file, line, column and field', (text, msg) => {
     expect(() => applyConfigText(cfg(), text, 'a.yaml')).toThrow(ConfigError);
