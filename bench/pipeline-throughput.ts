@@ -4,7 +4,9 @@
 // both side by side and prints the ratio.
 //
 //   node dist/bench/pipeline-throughput.js [--calls N] [--per-call K] [--rate CALLS_PER_S]
-//        [--ring-mb MB] [--poll-ms MS] [--producer-cpu CPU] [--budget FRAMES] [--out FILE]
+//        [--ring-mb MB] [--poll-ms MS] [--producer-cpu CPU] [--out FILE]
+//        [--budget FRAMES] [--buffer-kb KB]  (PipelineOptions pollBudget and bufferBytes: default
+//                                             to the agent's, 200000 frames and 4096 KB)
 //        [--sink file|buffer|none]   (file: the agent's FileSink, the benchmark; the others are
 //                                     diagnostics: a Buffer-copy sink, and no output at all)
 //
@@ -130,6 +132,7 @@ async function main(): Promise<void> {
   const pollMs = Number(args['poll-ms'] ?? 1);
   const producerCpu = args['producer-cpu'];
   const budget = args.budget !== undefined ? Number(args.budget) : undefined;
+  const bufferKb = args['buffer-kb'] !== undefined ? Number(args['buffer-kb']) : undefined;
   const out = args.out ?? '/dev/null';
   const nodeName = 'bench';
 
@@ -191,6 +194,7 @@ async function main(): Promise<void> {
       source: ring, cache, sinks: [sink], clock, nodeName, hostNs, hooks,
       kernelLost: () => statU64(STAT_LOST_HOOK),
       ...(budget !== undefined ? { pollBudget: budget } : {}),
+      ...(bufferKb !== undefined ? { bufferBytes: bufferKb * 1024 } : {}),
     });
 
     const cpu0 = process.cpuUsage();

@@ -3,7 +3,7 @@
 // same JSON line the agent writes (snprintf into a batch buffer, written to /dev/null).
 //
 // usage: consumer [-o OBJ] [-p PRODUCER] [-n CALLS] [-k RECORDS_PER_CALL] [-r RING_MB] [-i POLL_MS]
-//                 [-c PRODUCER_CPU] [-f OUT]
+//                 [-c PRODUCER_CPU] [-f OUT] [-N NODE_NAME] [-R PRODUCER_CALLS_PER_S]
 // Prints one line of key=value figures on stdout.
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
@@ -430,9 +430,10 @@ int main(int argc, char **argv)
 {
 	const char *obj_path = "build/bpf/bench_producer.bpf.o", *producer = "build/bench/producer", *out_path = "/dev/null";
 	long calls = 2000000, per_call = 1, ring_mb = 128, poll_ms = 1, prod_cpu = -1;
+	const char *rate = "0";
 	int opt;
 
-	while ((opt = getopt(argc, argv, "o:p:n:k:r:i:c:f:N:")) != -1) {
+	while ((opt = getopt(argc, argv, "o:p:n:k:r:i:c:f:N:R:")) != -1) {
 		switch (opt) {
 		case 'o': obj_path = optarg; break;
 		case 'p': producer = optarg; break;
@@ -443,8 +444,9 @@ int main(int argc, char **argv)
 		case 'c': prod_cpu = atol(optarg); break;
 		case 'f': out_path = optarg; break;
 		case 'N': node_name = optarg; break;
+		case 'R': rate = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s [-o OBJ] [-p PRODUCER] [-n CALLS] [-k PER_CALL] [-r RING_MB] [-i POLL_MS] [-c CPU] [-f OUT] [-N NODE]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-o OBJ] [-p PRODUCER] [-n CALLS] [-k PER_CALL] [-r RING_MB] [-i POLL_MS] [-c CPU] [-f OUT] [-N NODE] [-R CALLS_PER_S]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -468,7 +470,7 @@ int main(int argc, char **argv)
 	posix_spawn_file_actions_adddup2(&fa, go[0], 0);
 	char ncalls[32];
 	snprintf(ncalls, sizeof ncalls, "%ld", calls);
-	char *pargv[] = {(char *)producer, ncalls, NULL};
+	char *pargv[] = {(char *)producer, ncalls, (char *)rate, NULL};
 	pid_t child;
 	if (posix_spawn(&child, producer, &fa, NULL, pargv, environ) != 0) {
 		perror(producer);

@@ -15,6 +15,13 @@ function loadedPrograms(): string[] {
   return list.map((p) => p.name ?? '').filter((n) => ['pal_exec', 'pal_fork', 'pal_exit'].includes(n));
 }
 
+/** Programs are freed after their last fd closes, a moment later (RCU): poll for it. */
+async function settledPrograms(): Promise<string[]> {
+  const end = Date.now() + 5000;
+  while (loadedPrograms().length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  return loadedPrograms();
+}
+
 function expectOneLineError(r: { code: number | null; stderr: string }, pattern: RegExp): void {
   expect(r.code).not.toBe(0);
   expect(r.stderr).toMatch(pattern);
@@ -73,7 +80,7 @@ describe('lifecycle', () => {
     agent = await startAgent();
     expect(loadedPrograms().sort()).toEqual(['pal_exec', 'pal_exit', 'pal_fork']);
     expect(await agent.stop('SIGTERM')).toBe(0);
-    expect(loadedPrograms()).toEqual([]);
+    expect(await settledPrograms()).toEqual([]);
     expect(agent.stderr()).toContain('programs detached, sinks flushed');
   });
 
@@ -82,10 +89,7 @@ describe('lifecycle', () => {
     const socket = join(dir, 'crash.sock');
     agent = await startAgent([], { socket });
     await agent.stop('SIGKILL');
-    // The kernel frees programs when their last link fd closes; allow it a moment.
-    const end = Date.now() + 5000;
-    while (loadedPrograms().length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-    expect(loadedPrograms()).toEqual([]);
+    expect(await settledPrograms()).toEqual([]);
     expect(existsSync(socket)).toBe(true); // left behind by the crash
     cleanup(agent);
     agent = await startAgent([], { socket }); // the stale socket does not block the next start
