@@ -70,7 +70,7 @@ interface NativeAddon {
 
 /** The package root: the nearest folder above this file holding package.json (works from
  *  native/index.ts under vitest and from dist/native/index.js). */
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     if (existsSync(join(dir, 'package.json'))) return dir;

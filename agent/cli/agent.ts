@@ -1,23 +1,11 @@
 // `palisade agent`: run the daemon on this host.
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
+import { packageRoot } from '../../native/index.js';
 import { Agent, AgentStartError } from '../daemon.js';
 import { applyConfigText, ConfigError, defaultConfig, loadConfigFile, type AgentConfig } from '../config/config.js';
 import { CliError } from './errors.js';
-
-/** The package root: where build/bpf lives next to package.json. */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return dir;
-}
 
 interface AgentFlags {
   config?: string;
