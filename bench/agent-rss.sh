@@ -37,13 +37,17 @@ done
 
 cleanup() {
   set +e
-  if [ -n "$AGENT_PID" ] && kill -0 "$AGENT_PID" 2>/dev/null; then
-    kill -TERM "$AGENT_PID"
-    for _ in $(seq 50); do kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$AGENT_PID" 2>/dev/null
+  if [ -n "$AGENT_PID" ]; then
+    kill -TERM $AGENT_PID 2>/dev/null
+    for _ in $(seq 50); do kill -0 $AGENT_PID 2>/dev/null || break; sleep 0.1; done
+    kill -KILL $AGENT_PID 2>/dev/null
   fi
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  wait 2>/dev/null
+  # The sleepers' children die with them (PR_SET_PDEATHSIG) and are reaped by init: wait for that.
+  for _ in $(seq 100); do
+    [ "$(pgrep -c -x sleepers || true)" = 0 ] && [ "$(pgrep -c -f '^/bin/sleep 900$' || true)" = 0 ] && break
+    sleep 0.1
+  done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -54,6 +58,7 @@ start_sleepers() {
   local n=$1 mode=${2:-} out="$TMP/sleepers-$RANDOM"
   ./build/bench/sleepers "$n" 900 $mode >"$out" &
   PIDS+=($!)
+  disown $! # killed and waited for in cleanup(), without the shell's "Killed" notice
   for _ in $(seq 600); do grep -q '^ready' "$out" 2>/dev/null && break; sleep 0.1; done
   grep -q "^ready $n\$" "$out" || { echo "sleepers: $(cat "$out")" >&2; exit 1; }
 }
@@ -62,20 +67,41 @@ status_json() { ./bin/palisade status -o json 2>/dev/null; }
 field() { node -e 'let s=JSON.parse(require("fs").readFileSync(0,"utf8"));for(const k of process.argv[1].split("."))s=s[k];console.log(s)' "$1"; }
 vm() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; } # kB
 
+start_agent() {
+  ./bin/palisade agent --export-stdout none --export-file "$TMP/events.jsonl" --export-file-max-size-mb 0 \
+    --log-level warn >/dev/null 2>"$TMP/agent.log" &
+  AGENT_PID=$!
+  for _ in $(seq 600); do [ -S "$SOCK" ] && break; kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
+  [ -S "$SOCK" ] || { echo "agent did not start:" >&2; cat "$TMP/agent.log" >&2; exit 1; }
+  sleep 1
+  # The agent's own pid (node), from its status: $! may be a wrapper.
+  npid=$(status_json | field pid)
+  [ "$npid" = "$AGENT_PID" ] || AGENT_PID="$AGENT_PID $npid"
+}
+stop_agent() {
+  kill -TERM $AGENT_PID 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$npid" 2>/dev/null || break; sleep 0.1; done
+  wait 2>/dev/null || true
+  AGENT_PID=
+  for _ in $(seq 50); do [ -S "$SOCK" ] || break; sleep 0.1; done
+}
+# Resident memory by kind (kB): anonymous (heap, buffers) and file-backed (node binary, libraries).
+rollup() { awk '$1=="Rss:"{r=$2} $1=="Anonymous:"{a=$2} END {printf "anon %d MB, file+shmem %d MB", a/1024, (r-a)/1024}' "/proc/$1/smaps_rollup"; }
+
 echo "command: bench/agent-rss.sh $TOTAL"
 t0=$(date +%s)
+start_agent
+echo "agent alone ($(status_json | field process_cache.live) live processes): VmRSS $(( $(vm "$npid" VmRSS) / 1024 )) MB ($(rollup "$npid")), VmHWM $(( $(vm "$npid" VmHWM) / 1024 )) MB"
+stop_agent
+rm -f "$TMP/events.jsonl"
+
 start_sleepers "$HALF"
 echo "$HALF sleepers started before the agent (forks, seeded from /proc)"
 
-./bin/palisade agent --export-stdout none --export-file "$TMP/events.jsonl" --export-file-max-size-mb 0 \
-  --log-level warn >/dev/null 2>"$TMP/agent.log" &
-AGENT_PID=$!
-for _ in $(seq 600); do [ -S "$SOCK" ] && break; kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.1; done
-[ -S "$SOCK" ] || { echo "agent did not start:" >&2; cat "$TMP/agent.log" >&2; exit 1; }
-sleep 1
+start_agent
 s=$(status_json)
-rss_start=$(vm "$AGENT_PID" VmRSS)
-echo "agent pid $AGENT_PID up: cache $(field process_cache.size <<<"$s") entries ($(field process_cache.live <<<"$s") live), VmRSS $((rss_start / 1024)) MB"
+rss_start=$(vm "$npid" VmRSS)
+echo "agent pid $npid up: cache $(field process_cache.size <<<"$s") entries ($(field process_cache.live <<<"$s") live), VmRSS $((rss_start / 1024)) MB"
 
 start_sleepers "$HALF" exec
 echo "$HALF sleepers started after the agent (each an exec of /bin/sleep)"
@@ -90,15 +116,15 @@ done
 sleep 2 # a gc pass or two
 s=$(status_json)
 echo "$s" >"$TMP/status.json"
-rss=$(vm "$AGENT_PID" VmRSS)
-hwm=$(vm "$AGENT_PID" VmHWM)
+rss=$(vm "$npid" VmRSS)
+hwm=$(vm "$npid" VmHWM)
 size=$(field process_cache.size <<<"$s")
 live=$(field process_cache.live <<<"$s")
-execs=$(grep -c '^{"process_exec".*"binary":"/usr/bin/sleep"' "$TMP/events.jsonl" || true)
+execs=$(grep -c '^{"process_exec":{"process":{[^}]*"binary":"/usr/bin/sleep","arguments":"900"' "$TMP/events.jsonl" || true)
 sleepers=$(pgrep -c -x sleep || true)
 sleepers=$((sleepers + $(pgrep -c -x sleepers || true)))
 echo
 echo "live processes named sleep/sleepers: $sleepers; sleep execs recorded by the agent: $execs/$HALF"
 echo "agent cache: size $size, live $live, evicted $(field process_cache.evicted <<<"$s"), lost $(field events.lost <<<"$s")"
-echo "agent VmRSS $((rss / 1024)) MB (at start $((rss_start / 1024)) MB), VmHWM $((hwm / 1024)) MB; target <= 150 MB: $([ "$hwm" -le $((150 * 1024)) ] && echo met || echo NOT met)"
+echo "agent VmRSS $((rss / 1024)) MB ($(rollup "$npid")) (at start $((rss_start / 1024)) MB), VmHWM $((hwm / 1024)) MB; target <= 150 MB: $([ "$hwm" -le $((150 * 1024)) ] && echo met || echo NOT met)"
 echo "elapsed $(( $(date +%s) - t0 )) s"

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerEvents } from './events.js';
+import { registerPolicy } from './policy.js';
 import { registerProbe } from './probe.js';
 import { registerStatus } from './status.js';
 import { VERSION } from '../daemon.js';
@@ -17,6 +18,7 @@ registerAgent(program);
 registerProbe(program);
 registerStatus(program);
 registerEvents(program);
+registerPolicy(program);
 program
   .command('version')
   .description('print the version')
