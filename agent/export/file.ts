@@ -24,21 +24,28 @@ export class RotatingFile {
 
   /** Writes complete lines (each ending in \n), rotating between them when the next would not fit. */
   writeLines(lines: readonly string[]): void {
+    const chunk = lines.join('');
+    const bytes = Buffer.byteLength(chunk);
     const max = this.opts.maxBytes;
-    let chunk = '';
-    let chunkBytes = 0;
+    // The common case: the whole batch fits. Only a batch that crosses the limit is split by line.
+    if (max === 0 || this.size + bytes <= max) {
+      this.writeRaw(chunk, bytes);
+      return;
+    }
+    let part = '';
+    let partBytes = 0;
     for (const line of lines) {
       const n = Buffer.byteLength(line);
-      if (max > 0 && this.size + chunkBytes + n > max && this.size + chunkBytes > 0) {
-        this.writeRaw(chunk);
-        chunk = '';
-        chunkBytes = 0;
+      if (this.size + partBytes + n > max && this.size + partBytes > 0) {
+        if (part !== '') this.writeRaw(part, partBytes);
+        part = '';
+        partBytes = 0;
         this.rotate();
       }
-      chunk += line;
-      chunkBytes += n;
+      part += line;
+      partBytes += n;
     }
-    if (chunk !== '') this.writeRaw(chunk);
+    if (part !== '') this.writeRaw(part, partBytes);
   }
 
   rotate(): void {
@@ -61,11 +68,15 @@ export class RotatingFile {
     closeSync(this.fd);
   }
 
-  private writeRaw(s: string): void {
-    const buf = Buffer.from(s);
-    let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off);
-    this.size += buf.length;
+  private writeRaw(s: string, bytes: number): void {
+    // writeSync takes the string as it is: no Buffer copy. Short writes (rare on files) are retried.
+    let written = writeSync(this.fd, s);
+    if (written < bytes) {
+      const rest = Buffer.from(s).subarray(written);
+      for (let off = 0; off < rest.length; ) off += writeSync(this.fd, rest, off);
+      written = bytes;
+    }
+    this.size += written;
   }
 }
 

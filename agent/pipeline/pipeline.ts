@@ -79,8 +79,9 @@ export class Pipeline {
       const n = this.opts.source.drain(this.buf);
       if (n === 0) break;
       frames += this.handle(n);
+      // Flush per buffer, not per budget: a backlog must never build one giant string.
+      this.flush();
     }
-    this.flush();
     return frames;
   }
 

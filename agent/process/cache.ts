@@ -62,6 +62,8 @@ export class ProcessCache {
     if (prev !== undefined) {
       if (prev.startBoottime !== p.startBoottime && p.origin === 'execve' && prev.origin !== 'procFS') this.pidReused++;
       this.markExited(prev, now);
+      // The image before an exec is never looked up again; without children it goes now.
+      if (prev.refcnt === 0) this.remove(prev, now);
     }
     if (parent !== undefined) {
       p.parent = parent;

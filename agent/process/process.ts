@@ -101,18 +101,19 @@ export class Process {
 
   /** The full process block as a JSON object text. Host namespace inums make `is_host`. */
   json(hostNs: ArrayLike<number>): string {
-    if (this.jsonCache === '') this.jsonCache = this.buildJson(hostNs);
+    if (this.jsonCache === '') this.jsonCache = flatten(this.buildJson(hostNs));
     return this.jsonCache;
   }
 
   /** A short block for ancestors: who, what, where, when. */
   slimJson(): string {
     if (this.slimCache === '') {
-      this.slimCache =
+      this.slimCache = flatten(
         `{"exec_id":${JSON.stringify(this.execId)},"pid":${this.pid},"uid":${this.creds.uid},` +
         `"binary":${JSON.stringify(this.binary)},"arguments":${JSON.stringify(this.arguments)},` +
         `"cwd":${JSON.stringify(this.cwd)},"flags":"${this.origin}","start_time":"${this.startTime}",` +
-        `"parent_exec_id":${JSON.stringify(this.parentExecId)}}`;
+        `"parent_exec_id":${JSON.stringify(this.parentExecId)}}`,
+      );
     }
     return this.slimCache;
   }
@@ -140,6 +141,13 @@ export class Process {
       `"inheritable":${capsJson(...this.caps.inheritable)}},"ns":{${ns}}}`
     );
   }
+}
+
+/** A cached string built by concatenation is a tree of pieces, over twice its flat size; reading a
+ *  character makes V8 flatten it in place, so the cache holds one flat copy. */
+function flatten(s: string): string {
+  s.charCodeAt(0);
+  return s;
 }
 
 /** Tetragon's exec_id: base64 of "node:ktime:pid", unique per node for the life of the process. */
