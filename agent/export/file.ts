@@ -16,10 +16,13 @@ export class RotatingFile {
   private fd: number;
   private size: number;
 
-  constructor(readonly path: string, private readonly opts: RotatingFileOptions) {
+  constructor(readonly path: string, private opts: RotatingFileOptions) {
     mkdirSync(dirname(path), { recursive: true });
     this.fd = openSync(path, 'a', 0o640);
-    this.size = fstatSync(this.fd).size;
+    const st = fstatSync(this.fd);
+    this.size = st.size;
+    // Never rotate a device or a pipe (--export-file /dev/null must not rename /dev/null).
+    if (!st.isFile()) this.opts = { ...opts, maxBytes: 0 };
   }
 
   /** Writes complete lines (each ending in \n), rotating between them when the next would not fit. */
