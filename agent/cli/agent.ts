@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { packageRoot } from '../../native/index.js';
 import { Agent, AgentStartError } from '../daemon.js';
-import { applyConfigText, ConfigError, defaultConfig, loadConfigFile, type AgentConfig } from '../config/config.js';
+import { ConfigError, defaultConfig, loadConfigFile, setField, type AgentConfig } from '../config/config.js';
 import { CliError } from './errors.js';
 
 interface AgentFlags {
@@ -24,7 +24,7 @@ interface AgentFlags {
   cacheMaxEntries?: string;
 }
 
-/** Flags override the file: each maps to the config file's field, so both are checked alike. */
+/** Flags override the file: each sets the config file's field of the same meaning, checked alike. */
 const FLAG_FIELDS: [keyof AgentFlags, string][] = [
   ['nodeName', 'node_name'],
   ['logLevel', 'log_level'],
@@ -47,14 +47,8 @@ export function buildConfig(flags: AgentFlags): AgentConfig {
   for (const [flag, field] of FLAG_FIELDS) {
     const v = flags[flag];
     if (v === undefined) continue;
-    const kebab = '--' + flag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-    // The flag's value goes through the same checks as the file's, as a one-line YAML document.
-    const yaml = field.split('.').reduceRight<string>((inner, key) => `{${key}: ${inner}}`, JSON.stringify(v));
-    try {
-      applyConfigText(cfg, yaml, kebab);
-    } catch (e) {
-      throw new ConfigError(`${kebab}: ${(e as Error).message.replace(/^\S+ \S+: /, '')}`);
-    }
+    const err = setField(cfg, field, v);
+    if (err) throw new ConfigError(`--${flag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${err}`);
   }
   return cfg;
 }

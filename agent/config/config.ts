@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LineCounter, isMap, isScalar, parseDocument, type Node as YamlNode } from 'yaml';
+import { didYouMean } from '../../tracing/policy/errors.js';
 
 export type StdoutMode = 'auto' | 'json' | 'compact' | 'none';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -40,127 +41,93 @@ export function defaultConfig(bpfDir: string): AgentConfig {
 const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const STDOUT_MODES: readonly StdoutMode[] = ['auto', 'json', 'compact', 'none'];
 
-/** Field checks shared by the file and the flags: each returns an error text or the value. */
-export const check = {
-  positiveInt(v: unknown, min = 1, max = Number.MAX_SAFE_INTEGER): number | string {
-    const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-      return `expected a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`;
-    }
-    return n;
-  },
-  oneOf<T extends string>(v: unknown, allowed: readonly T[]): T | string {
-    if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
-    return `expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`;
-  },
-  string(v: unknown): string | { error: string } {
-    return typeof v === 'string' && v !== '' ? v : { error: `expected a non-empty string, got ${JSON.stringify(v)}` };
-  },
-  /** Ring buffer sizes must be a power of two and a multiple of the page size. */
-  ringSize(v: unknown): number | string {
-    const n = check.positiveInt(v, 4096, 1 << 30);
-    if (typeof n === 'string') return n;
-    return (n & (n - 1)) === 0 ? n : `must be a power of two (e.g. ${2 ** Math.round(Math.log2(n))}), got ${n}`;
-  },
-};
+/** A field's value turned into what the config holds, or why it cannot be. */
+type Checked<T> = { value: T } | { error: string };
 
-interface Field {
-  path: string;
-  apply(cfg: AgentConfig, v: unknown): string | undefined;
+function wholeNumber(v: unknown, min: number, max: number): Checked<number> {
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    return { error: `expected a whole number from ${min} to ${max}, got ${JSON.stringify(v)}` };
+  }
+  return { value: n };
 }
 
-const num = (min: number, max: number, set: (c: AgentConfig, n: number) => void) => (c: AgentConfig, v: unknown) => {
-  const r = check.positiveInt(v, min, max);
-  if (typeof r === 'string') return r;
-  set(c, r);
-  return undefined;
-};
-const str = (set: (c: AgentConfig, s: string) => void) => (c: AgentConfig, v: unknown) => {
-  const r = check.string(v);
-  if (typeof r !== 'string') return r.error;
-  set(c, r);
-  return undefined;
-};
+function oneOf<T extends string>(allowed: readonly T[]): (v: unknown) => Checked<T> {
+  return (v) =>
+    typeof v === 'string' && (allowed as readonly string[]).includes(v)
+      ? { value: v as T }
+      : { error: `expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}` };
+}
+
+function nonEmpty(v: unknown): Checked<string> {
+  return typeof v === 'string' && v !== '' ? { value: v } : { error: `expected a non-empty string, got ${JSON.stringify(v)}` };
+}
+
+/** Ring buffer sizes must be a power of two and a multiple of the page size. */
+function ringSize(v: unknown): Checked<number> {
+  const r = wholeNumber(v, 4096, 1 << 30);
+  if ('error' in r) return r;
+  const n = r.value;
+  return (n & (n - 1)) === 0 ? r : { error: `must be a power of two (e.g. ${2 ** Math.round(Math.log2(n))}), got ${n}` };
+}
+
+const range = (min: number, max: number) => (v: unknown) => wholeNumber(v, min, max);
+
 function fileCfg(c: AgentConfig): NonNullable<AgentConfig['export']['file']> {
   c.export.file ??= { path: '/var/log/palisade/events.log', format: 'json', maxSizeMb: 100, maxFiles: 5 };
   return c.export.file;
 }
 
-const FIELDS: Field[] = [
-  { path: 'node_name', apply: str((c, s) => (c.nodeName = s)) },
-  {
-    path: 'log_level',
-    apply: (c, v) => {
-      const r = check.oneOf(v, LOG_LEVELS);
-      if (!LOG_LEVELS.includes(r as LogLevel)) return r;
-      c.logLevel = r as LogLevel;
-      return undefined;
-    },
-  },
-  { path: 'bpf_dir', apply: str((c, s) => (c.bpfDir = s)) },
-  {
-    path: 'ring_buffer_bytes',
-    apply: (c, v) => {
-      const r = check.ringSize(v);
-      if (typeof r === 'string') return r;
-      c.ringBufferBytes = r;
-      return undefined;
-    },
-  },
-  { path: 'drain_interval_ms', apply: num(1, 1000, (c, n) => (c.drainIntervalMs = n)) },
-  { path: 'socket', apply: str((c, s) => (c.socket = s)) },
-  { path: 'process_cache.max_entries', apply: num(1024, 10_000_000, (c, n) => (c.processCache.maxEntries = n)) },
-  { path: 'process_cache.ancestors_depth', apply: num(0, 64, (c, n) => (c.processCache.ancestorsDepth = n)) },
-  { path: 'process_cache.gc_grace_seconds', apply: num(0, 86400, (c, n) => (c.processCache.gcGraceSeconds = n)) },
-  {
-    path: 'export.stdout',
-    apply: (c, v) => {
-      const r = check.oneOf(v, STDOUT_MODES);
-      if (!STDOUT_MODES.includes(r as StdoutMode)) return r;
-      c.export.stdout = r as StdoutMode;
-      return undefined;
-    },
-  },
-  { path: 'export.file.path', apply: str((c, s) => (fileCfg(c).path = s)) },
-  {
-    path: 'export.file.format',
-    apply: (c, v) => {
-      const r = check.oneOf(v, ['json', 'compact'] as const);
-      if (r !== 'json' && r !== 'compact') return r;
-      fileCfg(c).format = r;
-      return undefined;
-    },
-  },
-  { path: 'export.file.max_size_mb', apply: num(0, 1 << 20, (c, n) => (fileCfg(c).maxSizeMb = n)) },
-  { path: 'export.file.max_files', apply: num(0, 1000, (c, n) => (fileCfg(c).maxFiles = n)) },
-];
-const SECTIONS = new Set(['process_cache', 'export', 'export.file']);
-
-function suggest(key: string, known: string[]): string {
-  let best = '';
-  let bestD = 3;
-  for (const k of known) {
-    const d = editDistance(key, k);
-    if (d < bestD) {
-      bestD = d;
-      best = k;
-    }
-  }
-  return best ? ` (did you mean "${best}"?)` : '';
+interface Field {
+  check(v: unknown): Checked<unknown>;
+  set(c: AgentConfig, v: unknown): void;
 }
 
-export function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
+/** One entry per field: how its value is checked and where it goes. */
+function field<T>(check: (v: unknown) => Checked<T>, set: (c: AgentConfig, v: T) => void): Field {
+  return { check, set: set as (c: AgentConfig, v: unknown) => void };
+}
+
+const FIELDS = new Map<string, Field>([
+  ['node_name', field(nonEmpty, (c, v) => (c.nodeName = v))],
+  ['log_level', field(oneOf(LOG_LEVELS), (c, v) => (c.logLevel = v))],
+  ['bpf_dir', field(nonEmpty, (c, v) => (c.bpfDir = v))],
+  ['ring_buffer_bytes', field(ringSize, (c, v) => (c.ringBufferBytes = v))],
+  ['drain_interval_ms', field(range(1, 1000), (c, v) => (c.drainIntervalMs = v))],
+  ['socket', field(nonEmpty, (c, v) => (c.socket = v))],
+  ['process_cache.max_entries', field(range(1024, 10_000_000), (c, v) => (c.processCache.maxEntries = v))],
+  ['process_cache.ancestors_depth', field(range(0, 64), (c, v) => (c.processCache.ancestorsDepth = v))],
+  ['process_cache.gc_grace_seconds', field(range(0, 86400), (c, v) => (c.processCache.gcGraceSeconds = v))],
+  ['export.stdout', field(oneOf(STDOUT_MODES), (c, v) => (c.export.stdout = v))],
+  ['export.file.path', field(nonEmpty, (c, v) => (fileCfg(c).path = v))],
+  ['export.file.format', field(oneOf(['json', 'compact'] as const), (c, v) => (fileCfg(c).format = v))],
+  ['export.file.max_size_mb', field(range(0, 1 << 20), (c, v) => (fileCfg(c).maxSizeMb = v))],
+  ['export.file.max_files', field(range(0, 1000), (c, v) => (fileCfg(c).maxFiles = v))],
+]);
+const SECTIONS = new Set(['process_cache', 'export', 'export.file']);
+
+/** The keys that may stand directly under `prefix` ('' for the top level). */
+function keysUnder(prefix: string): string[] {
+  const head = prefix ? prefix + '.' : '';
+  return [...FIELDS.keys(), ...SECTIONS]
+    .filter((p) => p.startsWith(head) && !p.slice(head.length).includes('.'))
+    .map((p) => p.slice(head.length));
+}
+
+/**
+ * Sets one field by its file path (`export.file.max_files`), from the file or from a flag alike.
+ * Returns why the value was refused, or undefined when it was set.
+ */
+export function setField(cfg: AgentConfig, path: string, value: unknown): string | undefined {
+  const f = FIELDS.get(path);
+  if (f === undefined) {
+    const dot = path.lastIndexOf('.');
+    return `unknown field${didYouMean(path.slice(dot + 1), keysUnder(dot < 0 ? '' : path.slice(0, dot)))}`;
   }
-  return row[b.length]!;
+  const r = f.check(value);
+  if ('error' in r) return r.error;
+  f.set(cfg, r.value);
+  return undefined;
 }
 
 /** Applies a YAML config text onto cfg. `file` only names the source in errors. */
@@ -189,15 +156,9 @@ export function applyConfigText(cfg: AgentConfig, text: string, file: string): v
         if (valueNode) walk(valueNode, path);
         continue;
       }
-      const field = FIELDS.find((f) => f.path === path);
-      if (!field) {
-        const siblings = [...FIELDS.map((f) => f.path), ...SECTIONS]
-          .filter((p) => p.startsWith(prefix ? prefix + '.' : '') && !p.slice(prefix ? prefix.length + 1 : 0).includes('.'))
-          .map((p) => p.slice(prefix ? prefix.length + 1 : 0));
-        throw new ConfigError(`${where(keyNode)} ${path}: unknown field${suggest(key, siblings)}`);
-      }
+      if (!FIELDS.has(path)) throw new ConfigError(`${where(keyNode)} ${path}: ${setField(cfg, path, null)}`);
       const value = isScalar(valueNode) ? valueNode.value : valueNode ? (valueNode as { toJSON(): unknown }).toJSON() : null;
-      const err = field.apply(cfg, value);
+      const err = setField(cfg, path, value);
       if (err) throw new ConfigError(`${where(valueNode ?? keyNode)} ${path}: ${err}`);
     }
   };
