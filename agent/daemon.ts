@@ -15,8 +15,7 @@ import type { PalisadeEvent } from './pipeline/events.js';
 import { STAT_NAMES } from './pipeline/layout.js';
 import { Pipeline, type PipelineCounters } from './pipeline/pipeline.js';
 import { ProcessCache, type ProcessCacheStats } from './process/cache.js';
-import { Process, makeExecId } from './process/process.js';
-import { hostNamespaces, scanProc } from './process/procfs.js';
+import { hostNamespaces, scanProc, seedCache } from './process/procfs.js';
 
 export class AgentStartError extends Error {}
 
@@ -77,8 +76,10 @@ export class Agent {
 
     const clock = new WallClock(bootTimeOffsetNs());
     const hostNs = hostNamespaces();
-    const seeded = this.seedFromProc(clock, hostNs);
-    this.log.info({ processes: seeded }, 'process cache seeded from /proc');
+    // Processes already running: so that their children and exits resolve.
+    const running = scanProc();
+    seedCache(this.cache, running, cfg.nodeName, clock, hostNs);
+    this.log.info({ processes: running.length }, 'process cache seeded from /proc');
 
     const sinks: Sink[] = [];
     const stdoutMode = cfg.export.stdout === 'auto' ? (process.stdout.isTTY ? 'compact' : 'json') : cfg.export.stdout;
@@ -130,35 +131,6 @@ export class Agent {
     } catch (err) {
       this.log.error({ err }, `${what} failed`);
     }
-  }
-
-  /** Processes already running: so that their children and exits resolve. */
-  private seedFromProc(clock: WallClock, hostNs: number[]): number {
-    const entries = scanProc();
-    for (const e of entries) {
-      const parent = this.cache.getByPid(e.ppid);
-      const p = new Process({
-        execId: makeExecId(this.cfg.nodeName, String(Math.round(e.startBoottime)), e.pid),
-        pid: e.pid,
-        tid: e.pid,
-        ppid: e.ppid,
-        creds: e.creds,
-        auid: e.auid,
-        binary: e.binary,
-        args: e.args,
-        argsTruncated: false,
-        cwd: e.cwd,
-        origin: 'procFS',
-        startTime: clock.formatNs(e.startBoottime),
-        startBoottime: e.startBoottime,
-        cgroupId: e.cgroupId,
-        cgroupPath: e.cgroupPath,
-        caps: e.caps,
-        ns: e.ns.map((v, i) => v || hostNs[i] || 0),
-      });
-      this.cache.insert(p, parent);
-    }
-    return entries.length;
   }
 
   kernelStats(): { lost: number } & Record<string, number> {

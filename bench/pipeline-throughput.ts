@@ -11,13 +11,10 @@
 //                                     diagnostics: a Buffer-copy sink, and no output at all)
 //
 // Prints one line of key=value figures (same keys as the C consumer). Pin it with taskset.
-import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BpfObject, RingBuffer, bootTimeOffsetNs } from '../native/index.js';
+import { BpfObject, RingBuffer, bootTimeOffsetNs, packageRoot } from '../native/index.js';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { FileSink } from '../agent/export/file.js';
 import type { Sink, SinkStats } from '../agent/export/sink.js';
@@ -26,21 +23,10 @@ import { WallClock } from '../agent/pipeline/clock.js';
 import { HookRegistry } from '../agent/pipeline/hooks.js';
 import { Pipeline } from '../agent/pipeline/pipeline.js';
 import { ProcessCache } from '../agent/process/cache.js';
-import { Process, makeExecId } from '../agent/process/process.js';
-import { findCgroup2Mount, readNamespaces, readProc } from '../agent/process/procfs.js';
+import { findCgroup2Mount, hostNamespaces, readProc, seedCache } from '../agent/process/procfs.js';
 
 const STAT_LOST_HOOK = 3;
 const STAT_SENT = 4;
-
-function root(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return dir;
-}
 
 function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -123,7 +109,7 @@ function u32(n: number): Buffer {
 }
 
 async function main(): Promise<void> {
-  const dir = root();
+  const dir = packageRoot();
   const args = parseArgs(process.argv.slice(2));
   const calls = Number(args.calls ?? 2_000_000);
   const perCall = Number(args['per-call'] ?? 1);
@@ -162,21 +148,15 @@ async function main(): Promise<void> {
 
     // The process cache as the agent seeds it: this process, then the producer as its child.
     const clock = new WallClock(bootTimeOffsetNs());
-    const hostNs = readNamespaces(1);
     const cache = new ProcessCache();
     const cg = findCgroup2Mount();
-    for (const p of [process.pid, pid]) {
+    const seeded = [process.pid, pid].map((p) => {
       const e = readProc(p, cg);
       if (e === undefined) throw new Error(`pid ${p} vanished from /proc`);
-      const proc = new Process({
-        execId: makeExecId(nodeName, String(Math.round(e.startBoottime)), e.pid),
-        pid: e.pid, tid: e.pid, ppid: e.ppid, creds: e.creds, auid: e.auid, binary: e.binary, args: e.args,
-        argsTruncated: false, cwd: e.cwd, origin: 'procFS', startTime: clock.formatNs(e.startBoottime),
-        startBoottime: e.startBoottime, cgroupId: e.cgroupId, cgroupPath: e.cgroupPath, caps: e.caps,
-        ns: e.ns.map((v, i) => v || hostNs[i] || 0),
-      });
-      cache.insert(proc, cache.getByPid(e.ppid));
-    }
+      return e;
+    });
+    const hostNs = hostNamespaces();
+    seedCache(cache, seeded, nodeName, clock, hostNs);
 
     const hooks = new HookRegistry();
     hooks.register({

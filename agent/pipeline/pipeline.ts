@@ -155,6 +155,11 @@ export class Pipeline {
     return frames;
   }
 
+  /** The record's kernel time as RFC 3339 wall time. */
+  private eventTime(rec: number): string {
+    return this.opts.clock.formatHiLo(this.dv.getUint32(rec + HDR.ktime + 4, true), this.dv.getUint32(rec + HDR.ktime, true));
+  }
+
   private u64num(at: number): number {
     return this.dv.getUint32(at + 4, true) * TWO32 + this.dv.getUint32(at, true);
   }
@@ -188,11 +193,11 @@ export class Pipeline {
     const cgroupPath = buf.toString('utf8', p, (p += cgLen));
     const args = argsRaw === '' ? [] : argsRaw.split('\0');
     if (args.length > 0 && args[args.length - 1] === '') args.pop();
-    const ns = new Array<number>(NS_NAMES.length);
+    const ns = new Uint32Array(NS_NAMES.length);
     for (let i = 0; i < ns.length; i++) ns[i] = u32(EXEC.ns + 4 * i);
 
-    const time = this.opts.clock.formatHiLo(u32(HDR.ktime + 4), u32(HDR.ktime));
-    const parent = this.opts.cache.lookupParent(ppid, this.u64num(rec + EXEC.parent_start_boottime));
+    const time = this.eventTime(rec);
+    const parent = this.opts.cache.lookup(ppid, this.u64num(rec + EXEC.parent_start_boottime));
     const proc = new Process({
       execId: makeExecId(this.opts.nodeName, this.u64str(rec + HDR.ktime), pid),
       pid,
@@ -229,7 +234,7 @@ export class Pipeline {
     const dv = this.dv;
     const pid = dv.getUint32(rec + FORK.pid, true);
     const ppid = dv.getUint32(rec + FORK.ppid, true);
-    const parent = this.opts.cache.lookupParent(ppid, this.u64num(rec + FORK.parent_start_boottime));
+    const parent = this.opts.cache.lookup(ppid, this.u64num(rec + FORK.parent_start_boottime));
     this.counters.decoded++;
     if (parent === undefined) {
       this.counters.unknownProcess++;
@@ -242,7 +247,7 @@ export class Pipeline {
       tid: dv.getUint32(rec + FORK.tid, true),
       ppid,
       origin: 'clone',
-      startTime: this.opts.clock.formatHiLo(dv.getUint32(rec + HDR.ktime + 4, true), dv.getUint32(rec + HDR.ktime, true)),
+      startTime: this.eventTime(rec),
       startBoottime: this.u64num(rec + FORK.start_boottime),
     });
     this.opts.cache.insert(child, parent);
@@ -251,18 +256,16 @@ export class Pipeline {
   private onExit(rec: number): void {
     const dv = this.dv;
     const pid = dv.getUint32(rec + EXIT.pid, true);
-    const start = this.u64num(rec + EXIT.start_boottime);
     const cache = this.opts.cache;
-    const known = cache.getByPid(pid);
+    const proc = cache.lookup(pid, this.u64num(rec + EXIT.start_boottime));
     this.counters.decoded++;
-    if (known === undefined || (known.origin !== 'procFS' && known.startBoottime !== start)) {
+    if (proc === undefined) {
       this.counters.unknownProcess++;
       return;
     }
-    const proc = cache.exit(pid)!;
+    cache.exit(proc);
     const { status, signal } = decodeWaitStatus(dv.getUint32(rec + EXIT.exit_code, true));
-    const time = this.opts.clock.formatHiLo(dv.getUint32(rec + HDR.ktime + 4, true), dv.getUint32(rec + HDR.ktime, true));
-    this.emit({ type: 'process_exit', time, process: proc, parent: proc.parent, ancestors: cache.ancestors(proc), status, signal });
+    this.emit({ type: 'process_exit', time: this.eventTime(rec), process: proc, parent: proc.parent, ancestors: cache.ancestors(proc), status, signal });
   }
 
   private onHook(rec: number): void {
@@ -273,9 +276,9 @@ export class Pipeline {
       return;
     }
     const pid = dv.getUint32(rec + HOOK.pid, true);
-    const proc = this.opts.cache.getByPid(pid);
+    const proc = this.opts.cache.lookup(pid, this.u64num(rec + HOOK.start_boottime));
     this.counters.decoded++;
-    if (proc === undefined || (proc.origin !== 'procFS' && proc.startBoottime !== this.u64num(rec + HOOK.start_boottime))) {
+    if (proc === undefined) {
       this.counters.unknownProcess++;
       return;
     }
@@ -287,7 +290,7 @@ export class Pipeline {
     }
     this.emit({
       type: hook.event,
-      time: this.opts.clock.formatHiLo(dv.getUint32(rec + HDR.ktime + 4, true), dv.getUint32(rec + HDR.ktime, true)),
+      time: this.eventTime(rec),
       process: proc,
       parent: proc.parent,
       hook,

@@ -76,21 +76,21 @@ export class ProcessCache {
     if (this.byExecId.size > this.opts.maxEntries) this.evict(this.byExecId.size - this.opts.maxEntries);
   }
 
-  /** The live process holding `pid`, if its start time matches (when one is given). */
-  lookupParent(ppid: number, startBoottime: number): Process | undefined {
-    const p = this.byPid.get(ppid);
+  /**
+   * The live process holding `pid` if it is the one that started at `startBoottime`: a different
+   * start time means the pid was reused. /proc start times have clock-tick resolution, so entries
+   * read from /proc match any start time.
+   */
+  lookup(pid: number, startBoottime: number): Process | undefined {
+    const p = this.byPid.get(pid);
     if (p === undefined) return undefined;
-    // /proc start times have clock-tick resolution: accept them as they are.
-    if (p.origin !== 'procFS' && startBoottime !== 0 && p.startBoottime !== startBoottime) return undefined;
+    if (p.origin !== 'procFS' && p.startBoottime !== startBoottime) return undefined;
     return p;
   }
 
   /** The process exited: it leaves the pid table and drops its own reference. */
-  exit(pid: number, now = Date.now()): Process | undefined {
-    const p = this.byPid.get(pid);
-    if (p === undefined) return undefined;
+  exit(p: Process, now = Date.now()): void {
     this.markExited(p, now);
-    return p;
   }
 
   /** Up to `depth` ancestors beyond the parent, nearest first. */

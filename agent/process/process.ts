@@ -36,7 +36,8 @@ export interface ProcessInit {
   cgroupId: string;
   cgroupPath: string;
   caps: CapSets;
-  ns: ArrayLike<number>;
+  /** Namespace inums in NS_NAMES order; kept, not copied (a forked child shares its parent's). */
+  ns: Uint32Array;
 }
 
 export class Process {
@@ -81,7 +82,7 @@ export class Process {
     this.cgroupId = init.cgroupId;
     this.cgroupPath = init.cgroupPath;
     this.caps = init.caps;
-    this.ns = Uint32Array.from(init.ns);
+    this.ns = init.ns;
   }
 
   get parentExecId(): string {

@@ -3,7 +3,9 @@
 import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { parseCapHex } from './capabilities.js';
 import { NS_NAMES } from '../pipeline/layout.js';
-import type { CapSets, Credentials } from './process.js';
+import type { WallClock } from '../pipeline/clock.js';
+import { Process, makeExecId, type CapSets, type Credentials } from './process.js';
+import type { ProcessCache } from './cache.js';
 
 export interface ProcEntry {
   pid: number;
@@ -137,4 +139,32 @@ export function scanProc(): ProcEntry[] {
   // A parent started before its child; ties (same tick) fall back to pid order.
   out.sort((a, b) => a.startBoottime - b.startBoottime || a.pid - b.pid);
   return out;
+}
+
+/** A process read from /proc as the cache keeps it. Hidden namespaces count as the host's. */
+export function processFromProc(e: ProcEntry, nodeName: string, clock: WallClock, hostNs: ArrayLike<number>): Process {
+  return new Process({
+    execId: makeExecId(nodeName, String(Math.round(e.startBoottime)), e.pid),
+    pid: e.pid,
+    tid: e.pid,
+    ppid: e.ppid,
+    creds: e.creds,
+    auid: e.auid,
+    binary: e.binary,
+    args: e.args,
+    argsTruncated: false,
+    cwd: e.cwd,
+    origin: 'procFS',
+    startTime: clock.formatNs(e.startBoottime),
+    startBoottime: e.startBoottime,
+    cgroupId: e.cgroupId,
+    cgroupPath: e.cgroupPath,
+    caps: e.caps,
+    ns: Uint32Array.from(e.ns, (v, i) => v || hostNs[i] || 0),
+  });
+}
+
+/** Puts processes read from /proc into the cache, parents first (entries come sorted by start). */
+export function seedCache(cache: ProcessCache, entries: ProcEntry[], nodeName: string, clock: WallClock, hostNs: ArrayLike<number>): void {
+  for (const e of entries) cache.insert(processFromProc(e, nodeName, clock, hostNs), cache.getByPid(e.ppid));
 }

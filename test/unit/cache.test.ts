@@ -11,7 +11,7 @@ function proc(pid: number, ppid: number, over: Partial<ProcessInit> = {}): Proce
     auid: 4294967295, binary: `/bin/p${pid}`, args: [`p${pid}`], argsTruncated: false, cwd: '/',
     origin: 'execve', startTime: '2026-01-01T00:00:00.000000000Z', startBoottime: pid * 1000,
     cgroupId: '1', cgroupPath: '/', caps: { permitted: [0, 0], effective: [0, 0], inheritable: [0, 0] },
-    ns: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], ...over,
+    ns: Uint32Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), ...over,
   });
 }
 
@@ -20,9 +20,9 @@ describe('ProcessCache', () => {
     const c = new ProcessCache({ ancestorsDepth: 2 });
     const a = proc(1, 0), b = proc(2, 1), d = proc(3, 2), e = proc(4, 3);
     c.insert(a, undefined);
-    c.insert(b, c.lookupParent(1, a.startBoottime));
-    c.insert(d, c.lookupParent(2, b.startBoottime));
-    c.insert(e, c.lookupParent(3, d.startBoottime));
+    c.insert(b, c.lookup(1, a.startBoottime));
+    c.insert(d, c.lookup(2, b.startBoottime));
+    c.insert(e, c.lookup(3, d.startBoottime));
     expect(e.parentExecId).toBe(d.execId);
     expect(c.ancestors(e).map((p) => p.pid)).toEqual([2, 1]);
     expect(c.ancestors(e, 10).map((p) => p.pid)).toEqual([2, 1]);
@@ -33,10 +33,10 @@ describe('ProcessCache', () => {
     const parent = proc(10, 0), child = proc(11, 10);
     c.insert(parent, undefined, 0);
     c.insert(child, parent, 0);
-    c.exit(10, 0);
+    c.exit(parent, 0);
     expect(c.gc(1000)).toBe(0); // the child still points at it
     expect(c.getByExecId(parent.execId)).toBe(parent);
-    c.exit(11, 1000);
+    c.exit(child, 1000);
     expect(c.gc(1050)).toBe(0); // inside the grace period
     expect(c.gc(1100)).toBe(1); // the child; the parent became collectable at 1100
     expect(c.getByExecId(child.execId)).toBeUndefined();
@@ -47,8 +47,8 @@ describe('ProcessCache', () => {
   it('refuses a parent whose start time says the pid was reused', () => {
     const c = new ProcessCache();
     c.insert(proc(20, 0), undefined);
-    expect(c.lookupParent(20, 999_999)).toBeUndefined();
-    expect(c.lookupParent(20, 20_000)).toBeDefined();
+    expect(c.lookup(20, 999_999)).toBeUndefined();
+    expect(c.lookup(20, 20_000)).toBeDefined();
   });
 
   it('an exec replaces the image before it under the same pid', () => {
@@ -66,8 +66,9 @@ describe('ProcessCache', () => {
     const root = proc(1, 0);
     c.insert(root, undefined);
     for (let i = 2; i < 1000; i++) {
-      c.insert(proc(i, 1), root);
-      c.exit(i);
+      const p = proc(i, 1);
+      c.insert(p, root);
+      c.exit(p);
     }
     expect(c.size).toBeLessThanOrEqual(100);
     expect(c.stats().evicted).toBe(999 - 100);
