@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { BpfObject, RingBuffer, bootTimeOffsetNs, type BpfLink, type BpfMap } from '../native/index.js';
 import { LocalServer } from './api/local.js';
 import type { AgentConfig } from './config/config.js';
-import { compactLine, type JsonEvent } from './export/compact.js';
+import { compactLine, viewOfEvent } from './export/compact.js';
 import { FileSink } from './export/file.js';
 import type { OutputFormat, Sink, SinkStats } from './export/sink.js';
 import { StreamSink } from './export/stream.js';
@@ -37,7 +37,7 @@ export const VERSION = '0.1.0';
 const SENSOR_PROGRAMS = ['pal_exec', 'pal_fork', 'pal_exit'];
 
 export function formatter(fmt: OutputFormat): (ev: PalisadeEvent, json: string) => string {
-  return fmt === 'json' ? (_ev, json) => json : (_ev, json) => compactLine(JSON.parse(json) as JsonEvent);
+  return fmt === 'json' ? (_ev, json) => json : (ev) => compactLine(viewOfEvent(ev));
 }
 
 export class Agent {

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { request } from '../api/local.js';
-import { compactLine, jsonEventType, type JsonEvent } from '../export/compact.js';
+import { compactLine, jsonEventType, viewOfJson, type JsonEvent } from '../export/compact.js';
 import { EVENT_TYPES } from '../pipeline/events.js';
 import { CliError } from './errors.js';
 import { DEFAULT_SOCKET } from './status.js';
@@ -86,7 +86,7 @@ export function registerEvents(program: Command): void {
           continue;
         }
         if (!matches(ev, filter)) continue;
-        if (!process.stdout.write((opts.output === 'json' ? line : compactLine(ev)) + '\n')) {
+        if (!process.stdout.write((opts.output === 'json' ? line : compactLine(viewOfJson(ev))) + '\n')) {
           await new Promise((r) => process.stdout.once('drain', r));
         }
       }

@@ -1,5 +1,6 @@
 // One short line per event for people, in the spirit of `tetra getevents -o compact`.
-// Works on the JSON form, so the agent's stdout and `palisade events` print the same thing.
+// One formatter over a small view, so the agent's stdout and `palisade events` print the same thing.
+import type { PalisadeEvent } from '../pipeline/events.js';
 
 interface ProcessView {
   pid?: number;
@@ -15,26 +16,57 @@ export function jsonEventType(ev: JsonEvent): string {
   return 'unknown';
 }
 
-function who(p: ProcessView | undefined): string {
-  if (!p) return '[?] <unknown>';
-  const args = p.arguments ? ' ' + p.arguments : '';
-  return `[${p.pid ?? '?'}] ${p.binary ?? '<unknown>'}${args}`;
+/** What a compact line shows; built from an internal event or from its JSON form alike. */
+export interface CompactView {
+  type: string;
+  pid?: number | undefined;
+  binary?: string | undefined;
+  arguments?: string | undefined;
+  status?: number | undefined;
+  signal?: string | undefined;
+  count?: number | undefined;
+  reason?: string | undefined;
+  where?: string | undefined;
 }
 
-export function compactLine(ev: JsonEvent): string {
-  const type = jsonEventType(ev);
-  const body = (ev[type] ?? {}) as Record<string, unknown>;
-  const proc = body.process as ProcessView | undefined;
-  switch (type) {
+function who(v: CompactView): string {
+  const args = v.arguments ? ' ' + v.arguments : '';
+  return `[${v.pid ?? '?'}] ${v.binary ?? '<unknown>'}${args}`;
+}
+
+export function compactLine(v: CompactView): string {
+  switch (v.type) {
     case 'process_exec':
-      return `🚀 process ${who(proc)}`;
-    case 'process_exit': {
-      const end = body.signal ? String(body.signal) : String(body.status ?? 0);
-      return `💥 exit    ${who(proc)} ${end}`;
-    }
+      return `🚀 process ${who(v)}`;
+    case 'process_exit':
+      return `💥 exit    ${who(v)} ${v.signal ? v.signal : String(v.status ?? 0)}`;
     case 'events_lost':
-      return `⚠️  lost    ${String(body.count)} events (${String(body.reason)} in ${String(body.where)})`;
+      return `⚠️  lost    ${String(v.count)} events (${String(v.reason)} in ${String(v.where)})`;
     default:
-      return `❓ ${type} ${who(proc)}`;
+      return `❓ ${v.type} ${who(v)}`;
+  }
+}
+
+/** The view of an event read back from JSON (a file, stdin, the agent's socket). */
+export function viewOfJson(ev: JsonEvent): CompactView {
+  const type = jsonEventType(ev);
+  const body = (ev[type] ?? {}) as Record<string, unknown> & { process?: ProcessView };
+  const p = body.process;
+  return {
+    type, pid: p?.pid, binary: p?.binary, arguments: p?.arguments,
+    status: body.status as number | undefined, signal: body.signal as string | undefined,
+    count: body.count as number | undefined, reason: body.reason as string | undefined, where: body.where as string | undefined,
+  };
+}
+
+/** The view of an event inside the agent: no JSON parsing on the export path. */
+export function viewOfEvent(ev: PalisadeEvent): CompactView {
+  switch (ev.type) {
+    case 'events_lost':
+      return ev;
+    case 'process_exit':
+      return { type: ev.type, pid: ev.process.pid, binary: ev.process.binary, arguments: ev.process.arguments, status: ev.status, signal: ev.signal };
+    default:
+      return { type: ev.type, pid: ev.process.pid, binary: ev.process.binary, arguments: ev.process.arguments };
   }
 }

@@ -16,20 +16,22 @@ export class RotatingFile {
   private fd: number;
   private size: number;
 
-  constructor(readonly path: string, private opts: RotatingFileOptions) {
+  private readonly maxBytes: number;
+
+  constructor(readonly path: string, private readonly opts: RotatingFileOptions) {
     mkdirSync(dirname(path), { recursive: true });
     this.fd = openSync(path, 'a', 0o640);
     const st = fstatSync(this.fd);
     this.size = st.size;
     // Never rotate a device or a pipe (--export-file /dev/null must not rename /dev/null).
-    if (!st.isFile()) this.opts = { ...opts, maxBytes: 0 };
+    this.maxBytes = st.isFile() ? opts.maxBytes : 0;
   }
 
   /** Writes complete lines (each ending in \n), rotating between them when the next would not fit. */
   writeLines(lines: readonly string[]): void {
     const chunk = lines.join('');
     const bytes = Buffer.byteLength(chunk);
-    const max = this.opts.maxBytes;
+    const max = this.maxBytes;
     // The common case: the whole batch fits. Only a batch that crosses the limit is split by line.
     if (max === 0 || this.size + bytes <= max) {
       this.writeRaw(chunk, bytes);

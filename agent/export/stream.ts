@@ -49,10 +49,6 @@ export class StreamSink implements Sink {
     return n;
   }
 
-  get isClosed(): boolean {
-    return this.closed || this.out.destroyed;
-  }
-
   stats(): SinkStats {
     return { name: this.name, written: this.written, dropped: this.dropped };
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { capNames, parseCapHex } from '../../agent/process/capabilities.js';
-import { compactLine } from '../../agent/export/compact.js';
+import { compactLine, viewOfJson } from '../../agent/export/compact.js';
 import { decodeWaitStatus } from '../../agent/pipeline/events.js';
 import { hookArgJson } from '../../agent/pipeline/hooks.js';
 import { parseStat } from '../../agent/process/procfs.js';
@@ -37,10 +37,10 @@ describe('small formats', () => {
 
   it('prints compact lines for exec, exit and loss', () => {
     const p = { pid: 7, binary: '/usr/bin/true', arguments: 'a b' };
-    expect(compactLine({ process_exec: { process: p } })).toBe('🚀 process [7] /usr/bin/true a b');
-    expect(compactLine({ process_exit: { process: p, status: 0, signal: 'SIGKILL' } })).toBe('💥 exit    [7] /usr/bin/true a b SIGKILL');
-    expect(compactLine({ process_exit: { process: p, status: 3 } })).toBe('💥 exit    [7] /usr/bin/true a b 3');
-    expect(compactLine({ events_lost: { count: 4, reason: 'ring_buffer_full', where: 'kernel' } })).toContain('lost    4 events');
+    expect(compactLine(viewOfJson({ process_exec: { process: p } }))).toBe('🚀 process [7] /usr/bin/true a b');
+    expect(compactLine(viewOfJson({ process_exit: { process: p, status: 0, signal: 'SIGKILL' } }))).toBe('💥 exit    [7] /usr/bin/true a b SIGKILL');
+    expect(compactLine(viewOfJson({ process_exit: { process: p, status: 3 } }))).toBe('💥 exit    [7] /usr/bin/true a b 3');
+    expect(compactLine(viewOfJson({ events_lost: { count: 4, reason: 'ring_buffer_full', where: 'kernel' } }))).toContain('lost    4 events');
   });
 
   it('filters events by type, binary (full or base name) and pid', () => {

@@ -5,13 +5,16 @@ import { HookRegistry } from '../../agent/pipeline/hooks.js';
 import { Pipeline } from '../../agent/pipeline/pipeline.js';
 import { ProcessCache } from '../../agent/process/cache.js';
 import type { Sink, SinkStats } from '../../agent/export/sink.js';
+import { compactLine, viewOfEvent, viewOfJson } from '../../agent/export/compact.js';
 import { FrameSource, execFrame, exitFrame, forkFrame, hookFrame } from '../helpers/records.js';
 
 class MemorySink implements Sink {
   readonly name = 'memory';
   lines: string[] = [];
-  write(_ev: PalisadeEvent, json: string): void {
+  events: PalisadeEvent[] = [];
+  write(ev: PalisadeEvent, json: string): void {
     this.lines.push(json);
+    this.events.push(ev);
   }
   flush(): void {}
   takeDropped(): number {
@@ -71,6 +74,10 @@ describe('Pipeline', () => {
     expect(exitSh.process_exit.status).toBe(3);
     expect(Buffer.from(bash.process_exec.process.exec_id, 'base64').toString()).toBe('node1:10:100');
     expect(p.counters).toMatchObject({ received: 7, decoded: 7, exported: 5, decodeErrors: 0 });
+    // The agent's own compact stdout and `palisade events -o compact` print the same lines.
+    const fromEvents = sink.events.map((e) => compactLine(viewOfEvent(e)));
+    expect(fromEvents).toEqual(sink.lines.map((l) => compactLine(viewOfJson(JSON.parse(l)))));
+    expect(fromEvents[4]).toBe('💥 exit    [101] /usr/bin/sh "has space" "" 3');
   });
 
   it('counts malformed frames and exits of unknown processes without exporting them', () => {
