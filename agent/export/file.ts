@@ -3,7 +3,7 @@
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PalisadeEvent } from '../pipeline/events.js';
-import type { Sink, SinkStats } from './sink.js';
+import { DropCounter, type Sink, type SinkStats } from './sink.js';
 
 export interface RotatingFileOptions {
   /** Rotate when the file would grow past this many bytes (0 = never). */
@@ -89,9 +89,9 @@ export class FileSink implements Sink {
   readonly name: string;
   private readonly file: RotatingFile;
   private pending: string[] = [];
+  private pendingEvents = 0;
   private written = 0;
-  private dropped = 0;
-  private droppedUnreported = 0;
+  private readonly drops = new DropCounter();
 
   constructor(path: string, opts: RotatingFileOptions, private readonly format: (ev: PalisadeEvent, json: string) => string) {
     this.name = `file:${path}`;
@@ -100,30 +100,30 @@ export class FileSink implements Sink {
 
   write(ev: PalisadeEvent, json: string): void {
     this.pending.push(this.format(ev, json) + '\n');
+    this.pendingEvents += DropCounter.events(ev);
   }
 
   flush(): void {
     if (this.pending.length === 0) return;
     const lines = this.pending;
+    const events = this.pendingEvents;
     this.pending = [];
+    this.pendingEvents = 0;
     try {
       this.file.writeLines(lines);
       this.written += lines.length;
     } catch {
       // Disk full or gone: count the loss, keep the agent running.
-      this.dropped += lines.length;
-      this.droppedUnreported += lines.length;
+      this.drops.add(events);
     }
   }
 
   takeDropped(): number {
-    const n = this.droppedUnreported;
-    this.droppedUnreported = 0;
-    return n;
+    return this.drops.take();
   }
 
   stats(): SinkStats {
-    return { name: this.name, written: this.written, dropped: this.dropped };
+    return { name: this.name, written: this.written, dropped: this.drops.total };
   }
 
   async close(): Promise<void> {

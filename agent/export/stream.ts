@@ -2,14 +2,14 @@
 // high-water mark of unsent bytes, events are dropped and counted rather than held in memory.
 import type { Writable } from 'node:stream';
 import type { PalisadeEvent } from '../pipeline/events.js';
-import type { Sink, SinkStats } from './sink.js';
+import { DropCounter, type Sink, type SinkStats } from './sink.js';
 
 export class StreamSink implements Sink {
   private pending = '';
   private count = 0;
+  private events = 0;
   private written = 0;
-  private dropped = 0;
-  private droppedUnreported = 0;
+  private readonly drops = new DropCounter();
   private closed = false;
 
   constructor(
@@ -26,17 +26,19 @@ export class StreamSink implements Sink {
   write(ev: PalisadeEvent, json: string): void {
     this.pending += this.format(ev, json) + '\n';
     this.count++;
+    this.events += DropCounter.events(ev);
   }
 
   flush(): void {
     if (this.count === 0) return;
     const n = this.count;
+    const events = this.events;
     const data = this.pending;
     this.pending = '';
     this.count = 0;
+    this.events = 0;
     if (this.closed || this.out.destroyed || this.out.writableLength > this.highWaterBytes) {
-      this.dropped += n;
-      this.droppedUnreported += n;
+      this.drops.add(events);
       return;
     }
     this.out.write(data);
@@ -44,13 +46,11 @@ export class StreamSink implements Sink {
   }
 
   takeDropped(): number {
-    const n = this.droppedUnreported;
-    this.droppedUnreported = 0;
-    return n;
+    return this.drops.take();
   }
 
   stats(): SinkStats {
-    return { name: this.name, written: this.written, dropped: this.dropped };
+    return { name: this.name, written: this.written, dropped: this.drops.total };
   }
 
   async close(): Promise<void> {

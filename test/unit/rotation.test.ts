@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -43,5 +43,13 @@ describe('RotatingFile', () => {
     expect(readdirSync(dir).sort()).toEqual(['e.log', 'e.log.1', 'e.log.2']);
     expect(readFileSync(join(dir, 'e.log'), 'utf8')).toBe('line-9\n');
     expect(readFileSync(join(dir, 'e.log.2'), 'utf8')).toBe('line-7\n');
+  });
+
+  it('never rotates a device: /dev/null stays /dev/null', () => {
+    const f = new RotatingFile('/dev/null', { maxBytes: 10, maxFiles: 2 });
+    for (let i = 0; i < 10; i++) f.writeLines([`line-${i}\n`]);
+    f.close();
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    expect(existsSync('/dev/null.1')).toBe(false);
   });
 });
