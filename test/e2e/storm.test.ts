@@ -2,7 +2,8 @@
 // while the export file rotates under them and keeps every line whole and in order.
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, readRotated, runCli, startAgent, type RunningAgent } from '../helpers/agent.js';
+import { statSync } from 'node:fs';
+import { cleanup, readRotated, rotatedFiles, runCli, startAgent, type RunningAgent } from '../helpers/agent.js';
 
 const N = 20_000;
 let agent: RunningAgent | undefined;
@@ -61,5 +62,9 @@ describe('exec storm', () => {
     expect(exitSeen.size, msg).toBe(N);
     expect(order, 'exits that follow their exec').toBe(N);
     expect(status.events.decodeErrors).toBe(0);
+    // The lines above really did cross rotation boundaries, and no file outgrew its limit.
+    const files = rotatedFiles(agent.file);
+    expect(files.length).toBeGreaterThan(5);
+    for (const f of files) expect(statSync(f).size).toBeLessThanOrEqual(4 * 1024 * 1024);
   });
 });

@@ -21,18 +21,20 @@ export interface RunningAgent {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function readRotated(file: string): string[] {
+/** The export file's rotated copies and itself, oldest first. */
+export function rotatedFiles(file: string): string[] {
   const dir = join(file, '..');
   const base = file.slice(dir.length + 1);
   const rotated = readdirSync(dir)
     .filter((n) => n.startsWith(base + '.') && /^\d+$/.test(n.slice(base.length + 1)))
     .sort((a, b) => Number(b.slice(base.length + 1)) - Number(a.slice(base.length + 1)));
+  return [...rotated, base].map((n) => join(dir, n)).filter((p) => existsSync(p));
+}
+
+export function readRotated(file: string): string[] {
   const lines: string[] = [];
-  for (const n of [...rotated, base]) {
-    const p = join(dir, n);
-    if (!existsSync(p)) continue;
-    const text = readFileSync(p, 'utf8');
-    for (const l of text.split('\n')) if (l !== '') lines.push(l);
+  for (const p of rotatedFiles(file)) {
+    for (const l of readFileSync(p, 'utf8').split('\n')) if (l !== '') lines.push(l);
   }
   return lines;
 }
