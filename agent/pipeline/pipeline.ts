@@ -51,6 +51,13 @@ export interface PipelineCounters {
 
 const TWO32 = 4294967296;
 
+/** Smallest valid record per type, indexed by type; a type without an entry is unknown. */
+const MIN_SIZE: (number | undefined)[] = [];
+MIN_SIZE[EV_EXEC] = EXEC.$size;
+MIN_SIZE[EV_EXIT] = EXIT.$size;
+MIN_SIZE[EV_FORK] = FORK.$size;
+MIN_SIZE[EV_HOOK] = HOOK.$size;
+
 export class Pipeline {
   readonly counters: PipelineCounters = {
     received: 0, decoded: 0, decodeErrors: 0, lost: 0, exported: 0, sinkDropped: 0, unknownProcess: 0,
@@ -130,26 +137,15 @@ export class Pipeline {
         this.counters.decodeErrors++;
         continue;
       }
-      switch (dv.getUint16(rec + HDR.type, true)) {
-        case EV_EXEC:
-          if (len >= EXEC.$size) this.onExec(rec, len);
-          else this.counters.decodeErrors++;
-          break;
-        case EV_EXIT:
-          if (len >= EXIT.$size) this.onExit(rec);
-          else this.counters.decodeErrors++;
-          break;
-        case EV_FORK:
-          if (len >= FORK.$size) this.onFork(rec);
-          else this.counters.decodeErrors++;
-          break;
-        case EV_HOOK:
-          if (len >= HOOK.$size) this.onHook(rec);
-          else this.counters.decodeErrors++;
-          break;
-        default:
-          this.counters.decodeErrors++;
+      const type = dv.getUint16(rec + HDR.type, true);
+      if (len < (MIN_SIZE[type] ?? Infinity)) {
+        this.counters.decodeErrors++; // unknown type, or too short for its type
+        continue;
       }
+      if (type === EV_EXEC) this.onExec(rec, len);
+      else if (type === EV_EXIT) this.onExit(rec);
+      else if (type === EV_FORK) this.onFork(rec);
+      else this.onHook(rec);
     }
     this.counters.received += frames;
     return frames;

@@ -84,10 +84,14 @@ describe('Pipeline', () => {
     const { source, sink, p } = setup();
     const bad = execFrame({ pid: 1, ppid: 0, ktime: 1n, start: 1n, parentStart: 0n, binary: '/x', args: ['x'], cwd: '/', cgroup: '/' });
     bad.writeUInt16LE(60000, 8 + 160); // binary_len past the record
-    source.push(bad, exitFrame(999, 2n, 2n, 0));
+    const unknownType = exitFrame(1, 3n, 1n, 0);
+    unknownType.writeUInt16LE(99, 8); // pal_hdr.type
+    const short = Buffer.from(exitFrame(1, 4n, 1n, 0).subarray(0, 8 + 24));
+    short.writeUInt32LE(20, 0); // a header and a bit: less than a pal_exit
+    source.push(bad, exitFrame(999, 2n, 2n, 0), unknownType, short);
     p.poll();
     expect(sink.lines).toHaveLength(0);
-    expect(p.counters).toMatchObject({ received: 2, decodeErrors: 1, unknownProcess: 1 });
+    expect(p.counters).toMatchObject({ received: 4, decodeErrors: 3, unknownProcess: 1 });
   });
 
   it('drains in several rounds when the buffer is small, losing nothing', () => {
