@@ -1,7 +1,8 @@
 // The decoders read records by offset: check every offset against the BTF the compiler wrote.
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { LAYOUTS } from '../../agent/pipeline/layout.js';
+import { FRAME_HEADER, LAYOUTS } from '../../agent/pipeline/layout.js';
+import { RingBuffer } from '../../native/index.js';
 
 const OBJ = 'build/bpf/process.bpf.o';
 
@@ -32,5 +33,9 @@ describe('record layout', () => {
       expect(actual, `struct ${name} in ${OBJ}`).toBeDefined();
       expect(layout, `struct ${name}`).toEqual(actual);
     }
+  });
+
+  it('frames records the way the native drain writes them', () => {
+    expect(FRAME_HEADER).toBe(RingBuffer.FRAME_HEADER);
   });
 });
