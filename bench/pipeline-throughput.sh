@@ -13,8 +13,15 @@
 #    most one 64 KB drain (~680 records).
 # 2. sustained: the producer is paced at 90% of each consumer's median capacity (1 record per
 #    call; JS small batches) for ~10 s; lost must be 0 (JS also prints the peak ring backlog).
-# 3. diagnostics (JS only, one run each): the same pipeline with a sink that writes nothing, and
-#    with a sink that copies lines into a Buffer: where the time goes.
+# 3. same lines: both consumers write 1,000 records to a file; their lines must have the same
+#    fields in the same order (compared by a script), and their sizes are printed.
+# 4. diagnostics (one run each, same workload as a capacity round): JS with a sink that writes
+#    nothing (where the time goes), and both consumers with credentials, capabilities and
+#    namespaces in the process blocks (config enable_process_cred / enable_process_ns, -C -S in C):
+#    the line size they cost.
+#
+# Process blocks are as the agent's defaults print them: no credentials, capabilities or namespaces
+# (as in Tetragon, where --enable-process-cred and --enable-process-ns turn them on).
 #
 # Pinning: each consumer (the C program, or node with all its threads) on CPU 0 (taskset -c 0);
 # the producer on CPU 1 (set by the consumer with sched_setaffinity / taskset -p before it starts).
@@ -43,9 +50,11 @@ cleanup() { [ "$MOUNTED_TRACEFS" = 1 ] && umount /sys/kernel/tracing 2>/dev/null
 trap cleanup EXIT
 
 calls=$((RECORDS / PER_CALL))
-C_CMD=(taskset -c "$CONS_CPU" ./build/bench/consumer -c "$PROD_CPU" -r "$RING_MB" -i 1 -f /dev/null)
+C_BASE=(taskset -c "$CONS_CPU" ./build/bench/consumer -c "$PROD_CPU" -r "$RING_MB" -i 1)
+C_CMD=("${C_BASE[@]}" -f /dev/null)
 SMALL="--budget 1 --buffer-kb 64"
-JS_CMD=(taskset -c "$CONS_CPU" node dist/bench/pipeline-throughput.js --producer-cpu "$PROD_CPU" --ring-mb "$RING_MB" --poll-ms 1 --out /dev/null)
+JS_BASE=(taskset -c "$CONS_CPU" node dist/bench/pipeline-throughput.js --producer-cpu "$PROD_CPU" --ring-mb "$RING_MB" --poll-ms 1)
+JS_CMD=("${JS_BASE[@]}" --out /dev/null)
 
 kv() { tr ' ' '\n' | awk -F= -v k="$1" '$1==k {print $2}'; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -111,8 +120,31 @@ for side in C JS; do
   echo "  => $side: paced at $rate calls/s, produced $(awk -v s="$(kv sent <<<"$line")" -v t="$(kv seconds <<<"$line")" 'BEGIN {printf "%d", s / t}') records/s, written $(kv events <<<"$line") of $(kv sent <<<"$line"), lost in kernel $(kv lost <<<"$line")"
 done
 
+# Same lines: the two consumers' JSON must differ only in values (times, pids, their own command
+# lines as the producer's parent), never in fields.
 echo
-echo "diagnostics (JS small batches, one run each, same workload as a capacity round):"
-for sink in none buffer; do
-  echo "  --sink $sink: $(run "${JS_CMD[@]}" --calls "$calls" --per-call "$PER_CALL" $SMALL --sink "$sink")"
+echo "same lines: ${C_BASE[*]} -f FILE -n 250 -k $PER_CALL [-C -S]"
+echo "            ${JS_BASE[*]} --out FILE --calls 250 --per-call $PER_CALL [--process-cred 1 --process-ns 1]"
+CHECK=$(mktemp -d /tmp/palisade-bench-lines.XXXXXX)
+for full in "" "-C -S"; do
+  jsfull=; [ -n "$full" ] && jsfull="--process-cred 1 --process-ns 1"
+  rm -f "$CHECK/c.jsonl" "$CHECK/js.jsonl" # the file sink appends
+  run "${C_BASE[@]}" -f "$CHECK/c.jsonl" -n 250 -k "$PER_CALL" $full >/dev/null
+  run "${JS_BASE[@]}" --out "$CHECK/js.jsonl" --calls 250 --per-call "$PER_CALL" $jsfull >/dev/null
+  echo "  ${full:-defaults}: $(node -e '
+    const fs = require("fs");
+    const lines = (f) => fs.readFileSync(f, "utf8").trimEnd().split("\n");
+    const shape = (v) => v && typeof v === "object" ? (Array.isArray(v) ? "[" + v.map(shape).join(",") + "]" : "{" + Object.keys(v).map((k) => k + ":" + shape(v[k])).join(",") + "}") : typeof v;
+    const [c, js] = [lines(process.argv[1]), lines(process.argv[2])];
+    const avg = (ls) => Math.round(ls.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0) / ls.length);
+    const same = shape(JSON.parse(c[0])) === shape(JSON.parse(js[0]));
+    console.log(`C ${c.length} lines of ${avg(c)} bytes, JS ${js.length} lines of ${avg(js)} bytes; fields ${same ? "identical" : "DIFFER"}`);
+    if (!same) process.exitCode = 1;' "$CHECK/c.jsonl" "$CHECK/js.jsonl")"
 done
+rm -rf "$CHECK"
+
+echo
+echo "diagnostics (one run each, same workload as a capacity round):"
+echo "  JS small batches --sink none: $(run "${JS_CMD[@]}" --calls "$calls" --per-call "$PER_CALL" $SMALL --sink none)"
+echo "  C -C -S:                      $(run "${C_CMD[@]}" -n "$calls" -k "$PER_CALL" -C -S)"
+echo "  JS small batches, full blocks: $(run "${JS_CMD[@]}" --calls "$calls" --per-call "$PER_CALL" $SMALL --process-cred 1 --process-ns 1)"

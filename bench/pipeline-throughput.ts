@@ -7,18 +7,19 @@
 //        [--ring-mb MB] [--poll-ms MS] [--producer-cpu CPU] [--out FILE]
 //        [--budget FRAMES] [--buffer-kb KB]  (PipelineOptions pollBudget and bufferBytes: default
 //                                             to the agent's, 200000 frames and 4096 KB)
-//        [--sink file|buffer|none]   (file: the agent's FileSink, the benchmark; the others are
-//                                     diagnostics: a Buffer-copy sink, and no output at all)
+//        [--sink file|none]          (file: the agent's FileSink, the benchmark; none: a
+//                                     diagnostic that builds every line and writes nothing)
+//        [--process-cred 0|1] [--process-ns 0|1]  (config enable_process_cred / enable_process_ns:
+//                                     credentials and capabilities, namespaces in process blocks;
+//                                     default 0, as the agent's config; bench/c/consumer -C / -S)
 //
 // Prints one line of key=value figures (same keys as the C consumer). Pin it with taskset.
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BpfObject, RingBuffer, bootTimeOffsetNs, packageRoot } from '../native/index.js';
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { FileSink } from '../agent/export/file.js';
 import type { Sink, SinkStats } from '../agent/export/sink.js';
-import type { PalisadeEvent } from '../agent/pipeline/events.js';
 import { WallClock } from '../agent/pipeline/clock.js';
 import { HookRegistry } from '../agent/pipeline/hooks.js';
 import { Pipeline } from '../agent/pipeline/pipeline.js';
@@ -36,53 +37,6 @@ function parseArgs(argv: string[]): Record<string, string> {
     out[a.slice(2)] = argv[++i]!;
   }
   return out;
-}
-
-/**
- * For comparison only (--sink buffer): copies each line straight into a preallocated Buffer and
- * writes it out when full, instead of joining the lines into one string first (as FileSink does).
- */
-class BufferSink implements Sink {
-  readonly name = 'bench-buffer';
-  private readonly fd: number;
-  private readonly buf = Buffer.allocUnsafe(4 << 20);
-  private used = 0;
-  private written = 0;
-
-  constructor(path: string) {
-    this.fd = openSync(path, 'a');
-  }
-
-  write(_ev: PalisadeEvent, json: string): void {
-    if (this.buf.length - this.used < json.length * 3 + 1) this.flush();
-    if (json.length * 3 + 1 > this.buf.length) {
-      const b = Buffer.from(json + '\n');
-      writeSync(this.fd, b);
-    } else {
-      this.used += this.buf.write(json, this.used);
-      this.buf[this.used++] = 10;
-    }
-    this.written++;
-  }
-
-  flush(): void {
-    let off = 0;
-    while (off < this.used) off += writeSync(this.fd, this.buf, off, this.used - off);
-    this.used = 0;
-  }
-
-  takeDropped(): number {
-    return 0;
-  }
-
-  stats(): SinkStats {
-    return { name: this.name, written: this.written, dropped: 0 };
-  }
-
-  async close(): Promise<void> {
-    this.flush();
-    closeSync(this.fd);
-  }
 }
 
 /** For comparison only (--sink none): counts the events, writes nothing. */
@@ -160,21 +114,22 @@ async function main(): Promise<void> {
 
     const hooks = new HookRegistry();
     hooks.register({
-      event: 'process_tracepoint', policyName: 'bench', hook: 'syscalls/sys_enter_getppid',
-      args: ['int', 'ulong'], message: '', tags: [],
+      event: 'process_tracepoint', policyName: 'bench', hookJson: '"subsys":"syscalls","event":"sys_enter_getppid"',
+      label: 'syscalls/sys_enter_getppid', args: ['int', 'ulong'], message: '', tags: [], mode: 'enforce',
     });
     // The agent's FileSink by default; the others only to show where the time goes.
     const sinkKind = args.sink ?? 'file';
     const sink: Sink =
-      sinkKind === 'file' ? new FileSink(out, { maxBytes: 0, maxFiles: 0 }, (_ev, json) => json)
-      : sinkKind === 'buffer' ? new BufferSink(out)
+      sinkKind === 'file' ? new FileSink(out, { maxBytes: 0, maxFiles: 0 }, 'json')
       : sinkKind === 'none' ? new CountSink()
-      : (() => { throw new Error(`--sink ${sinkKind}: expected file, buffer or none`); })();
+      : (() => { throw new Error(`--sink ${sinkKind}: expected file or none`); })();
     const pipeline = new Pipeline({
       source: ring, cache, sinks: [sink], clock, nodeName, hostNs, hooks,
       kernelLost: () => statU64(STAT_LOST_HOOK),
       ...(budget !== undefined ? { pollBudget: budget } : {}),
       ...(bufferKb !== undefined ? { bufferBytes: bufferKb * 1024 } : {}),
+      processCred: args['process-cred'] === '1',
+      processNs: args['process-ns'] === '1',
     });
 
     const cpu0 = process.cpuUsage();

@@ -16,7 +16,13 @@ export interface AgentConfig {
   ringBufferBytes: number;
   drainIntervalMs: number;
   socket: string;
+  /** TracingPolicy files loaded at start ('' = none). */
+  policyDir: string;
   processCache: { maxEntries: number; ancestorsDepth: number; gcGraceSeconds: number };
+  /** `process_credentials` and `cap` in process blocks (Tetragon's --enable-process-cred). */
+  enableProcessCred: boolean;
+  /** `ns` in process blocks (Tetragon's --enable-process-ns). */
+  enableProcessNs: boolean;
   export: {
     stdout: StdoutMode;
     file: { path: string; format: 'json' | 'compact'; maxSizeMb: number; maxFiles: number } | null;
@@ -33,7 +39,11 @@ export function defaultConfig(bpfDir: string): AgentConfig {
     ringBufferBytes: 16 << 20,
     drainIntervalMs: 5,
     socket: '/run/palisade/palisade.sock',
+    policyDir: '',
     processCache: { maxEntries: 65536, ancestorsDepth: 5, gcGraceSeconds: 30 },
+    // Off, as in Tetragon: they triple the size of every process block.
+    enableProcessCred: false,
+    enableProcessNs: false,
     export: { stdout: 'auto', file: null },
   };
 }
@@ -61,6 +71,16 @@ function oneOf<T extends string>(allowed: readonly T[]): (v: unknown) => Checked
 
 function nonEmpty(v: unknown): Checked<string> {
   return typeof v === 'string' && v !== '' ? { value: v } : { error: `expected a non-empty string, got ${JSON.stringify(v)}` };
+}
+
+function anyString(v: unknown): Checked<string> {
+  return typeof v === 'string' ? { value: v } : { error: `expected a string, got ${JSON.stringify(v)}` };
+}
+
+function bool(v: unknown): Checked<boolean> {
+  if (v === true || v === 'true') return { value: true };
+  if (v === false || v === 'false') return { value: false };
+  return { error: `expected true or false, got ${JSON.stringify(v)}` };
 }
 
 /** Ring buffer sizes must be a power of two and a multiple of the page size. */
@@ -95,9 +115,12 @@ const FIELDS = new Map<string, Field>([
   ['ring_buffer_bytes', field(ringSize, (c, v) => (c.ringBufferBytes = v))],
   ['drain_interval_ms', field(range(1, 1000), (c, v) => (c.drainIntervalMs = v))],
   ['socket', field(nonEmpty, (c, v) => (c.socket = v))],
+  ['policy_dir', field(anyString, (c, v) => (c.policyDir = v))],
   ['process_cache.max_entries', field(range(1024, 10_000_000), (c, v) => (c.processCache.maxEntries = v))],
   ['process_cache.ancestors_depth', field(range(0, 64), (c, v) => (c.processCache.ancestorsDepth = v))],
   ['process_cache.gc_grace_seconds', field(range(0, 86400), (c, v) => (c.processCache.gcGraceSeconds = v))],
+  ['enable_process_cred', field(bool, (c, v) => (c.enableProcessCred = v))],
+  ['enable_process_ns', field(bool, (c, v) => (c.enableProcessNs = v))],
   ['export.stdout', field(oneOf(STDOUT_MODES), (c, v) => (c.export.stdout = v))],
   ['export.file.path', field(nonEmpty, (c, v) => (fileCfg(c).path = v))],
   ['export.file.format', field(oneOf(['json', 'compact'] as const), (c, v) => (fileCfg(c).format = v))],

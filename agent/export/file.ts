@@ -3,7 +3,7 @@
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PalisadeEvent } from '../pipeline/events.js';
-import { DropCounter, type Sink, type SinkStats } from './sink.js';
+import { DropCounter, PendingBytes, lineFormatter, type LineFormatter, type Sink, type SinkFormat, type SinkStats } from './sink.js';
 
 export interface RotatingFileOptions {
   /** Rotate when the file would grow past this many bytes (0 = never). */
@@ -29,28 +29,30 @@ export class RotatingFile {
 
   /** Writes complete lines (each ending in \n), rotating between them when the next would not fit. */
   writeLines(lines: readonly string[]): void {
-    const chunk = lines.join('');
-    const bytes = Buffer.byteLength(chunk);
+    const b = Buffer.from(lines.join(''));
+    this.writeBytes(b, 0, b.length);
+  }
+
+  /** Writes buf[start, end): complete lines, each ending in \n. Rotates between lines, never inside one. */
+  writeBytes(buf: Buffer, start: number, end: number): void {
     const max = this.maxBytes;
     // The common case: the whole batch fits. Only a batch that crosses the limit is split by line.
-    if (max === 0 || this.size + bytes <= max) {
-      this.writeRaw(chunk, bytes);
+    if (max === 0 || this.size + (end - start) <= max) {
+      this.writeRaw(buf, start, end);
       return;
     }
-    let part = '';
-    let partBytes = 0;
-    for (const line of lines) {
-      const n = Buffer.byteLength(line);
-      if (this.size + partBytes + n > max && this.size + partBytes > 0) {
-        if (part !== '') this.writeRaw(part, partBytes);
-        part = '';
-        partBytes = 0;
+    let part = start; // the lines from `part` to `line` go into the current file
+    for (let line = start; line < end; ) {
+      const nl = buf.indexOf(10, line);
+      const next = nl < 0 || nl >= end ? end : nl + 1;
+      if (this.size + (next - part) > max && this.size + (line - part) > 0) {
+        this.writeRaw(buf, part, line);
         this.rotate();
+        part = line;
       }
-      part += line;
-      partBytes += n;
+      line = next;
     }
-    if (part !== '') this.writeRaw(part, partBytes);
+    this.writeRaw(buf, part, end);
   }
 
   rotate(): void {
@@ -73,37 +75,53 @@ export class RotatingFile {
     closeSync(this.fd);
   }
 
-  private writeRaw(s: string, bytes: number): void {
-    // writeSync takes the string as it is: no Buffer copy. Short writes (rare on files) are retried.
-    let written = writeSync(this.fd, s);
-    if (written < bytes) {
-      const rest = Buffer.from(s).subarray(written);
-      for (let off = 0; off < rest.length; ) off += writeSync(this.fd, rest, off);
-      written = bytes;
-    }
-    this.size += written;
+  private writeRaw(buf: Buffer, start: number, end: number): void {
+    // Short writes (rare on files) are retried.
+    for (let off = start; off < end; ) off += writeSync(this.fd, buf, off, end - off);
+    this.size += end - start;
   }
 }
 
 export class FileSink implements Sink {
   readonly name: string;
   private readonly file: RotatingFile;
+  private readonly format: LineFormatter | null;
+  /** JSON lines as the pipeline's bytes (format 'json'). */
+  private readonly bytes = new PendingBytes();
+  /** Formatted lines (other formats). */
   private pending: string[] = [];
   private pendingEvents = 0;
   private written = 0;
   private readonly drops = new DropCounter();
 
-  constructor(path: string, opts: RotatingFileOptions, private readonly format: (ev: PalisadeEvent, json: string) => string) {
+  constructor(path: string, opts: RotatingFileOptions, format: SinkFormat) {
     this.name = `file:${path}`;
     this.file = new RotatingFile(path, opts);
+    this.format = lineFormatter(format);
   }
 
-  write(ev: PalisadeEvent, json: string): void {
-    this.pending.push(this.format(ev, json) + '\n');
+  write(ev: PalisadeEvent, line: Buffer, start: number, end: number): void {
+    if (this.format === null) {
+      this.bytes.add(ev, line, start, end);
+      return;
+    }
+    this.pending.push(this.format(ev, line.toString('utf8', start, end - 1)) + '\n');
     this.pendingEvents += DropCounter.events(ev);
   }
 
   flush(): void {
+    const b = this.bytes;
+    if (b.lines > 0) {
+      const { lines, events } = b;
+      try {
+        b.take((buf, start, end) => this.file.writeBytes(buf, start, end));
+        this.written += lines;
+      } catch {
+        // Disk full or gone: count the loss, keep the agent running.
+        b.clear();
+        this.drops.add(events);
+      }
+    }
     if (this.pending.length === 0) return;
     const lines = this.pending;
     const events = this.pendingEvents;
@@ -113,7 +131,6 @@ export class FileSink implements Sink {
       this.file.writeLines(lines);
       this.written += lines.length;
     } catch {
-      // Disk full or gone: count the loss, keep the agent running.
       this.drops.add(events);
     }
   }

@@ -1,51 +1,188 @@
-// One event as one JSON line, Tetragon's shape: {"<type>":{...},"node_name":"…","time":"…"}.
-// Process blocks are cached JSON text on the cache entries, so an event costs a few concatenations.
-import type { PalisadeEvent } from '../pipeline/events.js';
-import type { Process } from '../process/process.js';
+// Events as JSON lines in Tetragon's shape: {"<type>":{...},"node_name":"…","time":"…"}.
+// Lines are written as UTF-8 straight into one output buffer per batch, which the sinks write out
+// as it is: no line is ever a JS string first. Process blocks are cached text on the cache entries;
+// a process that keeps firing hooks gets its process and parent blocks cached once more, as bytes.
+import type { WallClock } from '../pipeline/clock.js';
+import type { PalisadeEvent, ProcessHookEvent } from '../pipeline/events.js';
+import { capabilitiesJson, credentialsJson, namespacesJson, type CapSets, type Credentials, type Process } from '../process/process.js';
+import { hookEventJson } from './hook-json.js';
 
-export interface JsonContext {
+export interface JsonOptions {
   nodeName: string;
   hostNs: ArrayLike<number>;
+  /** `process_credentials` and `cap` in full process blocks (Tetragon's --enable-process-cred). */
+  processCred: boolean;
+  /** `ns` in full process blocks (Tetragon's --enable-process-ns). */
+  processNs: boolean;
+  /** The clock that formats event times: the time it formatted last is written from its bytes. */
+  clock?: WallClock;
 }
 
-function ancestorsJson(list: Process[]): string {
-  if (list.length === 0) return '';
-  let s = ',"ancestors":[';
-  for (let i = 0; i < list.length; i++) s += (i > 0 ? ',' : '') + list[i]!.slimJson();
-  return s + ']';
+/** Node's own encoders: on every Buffer, missing from its typings; write() minus argument parsing. */
+interface RawBuffer extends Buffer {
+  utf8Write(s: string, offset: number): number;
 }
 
-export function eventJson(ev: PalisadeEvent, ctx: JsonContext): string {
-  const tail = `,"node_name":${JSON.stringify(ctx.nodeName)},"time":"${ev.time}"}`;
-  switch (ev.type) {
-    case 'process_exec':
-      return (
-        `{"process_exec":{"process":${ev.process.json(ctx.hostNs)}` +
-        (ev.parent ? `,"parent":${ev.parent.json(ctx.hostNs)}` : '') +
-        ancestorsJson(ev.ancestors) +
-        '}' + tail
-      );
-    case 'process_exit':
-      return (
-        `{"process_exit":{"process":${ev.process.json(ctx.hostNs)}` +
-        (ev.parent ? `,"parent":${ev.parent.json(ctx.hostNs)}` : '') +
-        ancestorsJson(ev.ancestors) +
-        `,"status":${ev.status}` + (ev.signal ? `,"signal":"${ev.signal}"` : '') +
-        '}' + tail
-      );
-    case 'process_tracepoint':
-    case 'process_kprobe':
-    case 'process_uprobe':
-    case 'process_lsm':
-      return (
-        `{"${ev.type}":{"process":${ev.process.json(ctx.hostNs)}` +
-        (ev.parent ? `,"parent":${ev.parent.json(ctx.hostNs)}` : '') +
-        `,${ev.hook.fixedJson},"args":${ev.argsJson},"action":"${ev.action}"}` + tail
-      );
-    case 'events_lost':
-      return (
-        `{"events_lost":{"count":${ev.count},"reason":${JSON.stringify(ev.reason)},` +
-        `"where":${JSON.stringify(ev.where)}}` + tail
-      );
+/** Hook events are cached per pid slot: a bounded table, so memory stays flat however many fire. */
+const HEAD_SLOTS = 1024;
+const EXEC_OPEN = Buffer.from('{"process_exec":{"process":');
+const EXIT_OPEN = Buffer.from('{"process_exit":{"process":');
+const PARENT = Buffer.from(',"parent":');
+const TIME_PLACEHOLDER = Buffer.from('000000000Z"}\n');
+
+export class JsonLines {
+  /** Lines written so far: buf[0, pos). Replaced by a bigger one when a line does not fit. */
+  buf: Buffer;
+  pos = 0;
+  /** `},"node_name":"…","time":"`: every line ends with it, then the time and `"}\n`. */
+  private readonly tail: Buffer;
+  /** The tail, the clock's current second and a placeholder for `nnnnnnnnnZ"}\n`: see end(). */
+  private endBytes = Buffer.alloc(0);
+  private endSecond: Buffer | null = null;
+  private readonly headProc: (Process | undefined)[] = new Array<Process | undefined>(HEAD_SLOTS).fill(undefined);
+  private readonly headType: string[] = new Array<string>(HEAD_SLOTS).fill('');
+  private readonly headBytes: Buffer[] = new Array<Buffer>(HEAD_SLOTS).fill(Buffer.alloc(0));
+  /**
+   * The optional parts of process blocks, as bytes, by value: processes share these values (the
+   * cache keeps one object per distinct value), so each is built once, and held by no process.
+   */
+  private readonly credBytes = new WeakMap<Credentials, Buffer>();
+  private readonly capBytes = new WeakMap<CapSets, Buffer>();
+  private readonly nsBytes = new WeakMap<Uint32Array, Buffer>();
+
+  constructor(private readonly opts: JsonOptions, initialBytes = 1 << 20) {
+    this.buf = Buffer.allocUnsafeSlow(initialBytes);
+    this.tail = Buffer.from(`},"node_name":${JSON.stringify(opts.nodeName)},"time":"`);
+  }
+
+  reset(): void {
+    this.pos = 0;
+  }
+
+  /** Appends the event's line ("\n" included) and returns where it starts; it ends at `pos`. */
+  append(ev: PalisadeEvent): number {
+    const start = this.pos;
+    switch (ev.type) {
+      case 'process_exec':
+      case 'process_exit':
+        this.bytes(ev.type === 'process_exec' ? EXEC_OPEN : EXIT_OPEN);
+        this.block(ev.process);
+        if (ev.parent) {
+          this.bytes(PARENT);
+          this.block(ev.parent);
+        }
+        if (ev.ancestors.length > 0) {
+          let s = ',"ancestors":[';
+          for (let i = 0; i < ev.ancestors.length; i++) s += (i > 0 ? ',' : '') + ev.ancestors[i]!.slimJson();
+          this.text(s + ']');
+        }
+        if (ev.type === 'process_exit') this.text(`,"status":${ev.status}` + (ev.signal ? `,"signal":"${ev.signal}"` : ''));
+        this.end(ev.time);
+        break;
+      case 'events_lost':
+        this.text(
+          `{"events_lost":{"count":${ev.count},"reason":${JSON.stringify(ev.reason)},` +
+          `"where":${JSON.stringify(ev.where)}`,
+        );
+        this.end(ev.time);
+        break;
+      default:
+        this.bytes(this.head(ev));
+        this.byte(44); // ,
+        this.text(hookEventJson(ev));
+        this.end(ev.time);
+    }
+    return start;
+  }
+
+  /**
+   * Closes the event's object and the line: node_name, time, "\n". A time the clock has just
+   * formatted (the pipeline's case) costs one copy and nine digits, not a string encoding.
+   */
+  private end(time: string): void {
+    const clock = this.opts.clock;
+    const second = clock?.prefixOf(time);
+    if (!second) {
+      this.bytes(this.tail);
+      this.text(time + '"}\n');
+      return;
+    }
+    if (second !== this.endSecond) {
+      this.endBytes = Buffer.concat([this.tail, second, TIME_PLACEHOLDER]);
+      this.endSecond = second;
+    }
+    this.bytes(this.endBytes);
+    const b = this.buf;
+    let v = clock!.lastNsec;
+    for (let i = this.pos - 5; i >= this.pos - 13; i--) {
+      const q = Math.floor(v / 10);
+      b[i] = 48 + v - q * 10;
+      v = q;
+    }
+  }
+
+  /** A full process block: the cached core, the optional parts, the closing brace. */
+  private block(p: Process): void {
+    this.text(p.coreJson());
+    if (this.opts.processCred) {
+      let b = this.credBytes.get(p.creds);
+      if (b === undefined) this.credBytes.set(p.creds, (b = Buffer.from(credentialsJson(p.creds))));
+      this.bytes(b);
+      b = this.capBytes.get(p.caps);
+      if (b === undefined) this.capBytes.set(p.caps, (b = Buffer.from(capabilitiesJson(p.caps))));
+      this.bytes(b);
+    }
+    if (this.opts.processNs) {
+      let b = this.nsBytes.get(p.ns);
+      if (b === undefined) this.nsBytes.set(p.ns, (b = Buffer.from(namespacesJson(p.ns, this.opts.hostNs))));
+      this.bytes(b);
+    }
+    this.byte(125); // }
+  }
+
+  /** `{"<type>":{"process":{…},"parent":{…}` for a hook event, as bytes cached by pid slot. */
+  private head(ev: ProcessHookEvent): Buffer {
+    const p = ev.process;
+    const slot = p.pid & (HEAD_SLOTS - 1);
+    if (this.headProc[slot] === p && this.headType[slot] === ev.type) return this.headBytes[slot]!;
+    const start = this.pos;
+    this.text(`{"${ev.type}":{"process":`);
+    this.block(p);
+    if (ev.parent) {
+      this.bytes(PARENT);
+      this.block(ev.parent);
+    }
+    // Copied out of the line buffer: exact size, and not a slice of a shared pool.
+    const bytes = Buffer.allocUnsafeSlow(this.pos - start);
+    this.buf.copy(bytes, 0, start, this.pos);
+    this.pos = start;
+    this.headProc[slot] = p;
+    this.headType[slot] = ev.type;
+    this.headBytes[slot] = bytes;
+    return bytes;
+  }
+
+  private byte(c: number): void {
+    if (this.pos === this.buf.length) this.grow(1);
+    this.buf[this.pos++] = c;
+  }
+
+  private bytes(b: Buffer): void {
+    if (this.pos + b.length > this.buf.length) this.grow(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  private text(s: string): void {
+    // A UTF-16 unit is at most 3 UTF-8 bytes.
+    if (this.pos + 3 * s.length > this.buf.length) this.grow(3 * s.length);
+    this.pos += (this.buf as RawBuffer).utf8Write(s, this.pos);
+  }
+
+  /** Lines already handed to sinks stay valid in the old buffer until their next flush. */
+  private grow(need: number): void {
+    const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.pos + need));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
   }
 }

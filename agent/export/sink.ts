@@ -1,6 +1,9 @@
-// Where events go. A sink takes each event with its JSON line, buffers, and writes on flush():
-// the pipeline flushes once per drain, so writes are batched, never one syscall per event.
+// Where events go. The pipeline writes each event's JSON line once, as UTF-8, into a batch buffer
+// and hands every sink the event with the line's place in that buffer; a sink buffers what it
+// needs and writes on flush(). The pipeline flushes once per drain (and when the batch buffer is
+// full), so writes are batched, never one syscall per event.
 import type { PalisadeEvent } from '../pipeline/events.js';
+import { compactLine, viewOfEvent } from './compact.js';
 
 export interface SinkStats {
   name: string;
@@ -10,7 +13,11 @@ export interface SinkStats {
 
 export interface Sink {
   readonly name: string;
-  write(ev: PalisadeEvent, json: string): void;
+  /**
+   * One event. Its JSON line is `line[start, end)`, "\n" included. Those bytes are only valid
+   * until this sink's next flush(): a sink that keeps them longer must copy them.
+   */
+  write(ev: PalisadeEvent, line: Buffer, start: number, end: number): void;
   flush(): void;
   /** Events dropped since the last call (slow reader, full disk…): the pipeline reports them. */
   takeDropped(): number;
@@ -19,6 +26,22 @@ export interface Sink {
 }
 
 export type OutputFormat = 'json' | 'compact';
+
+/** A line of text from an event and its JSON text (without "\n"). */
+export type LineFormatter = (ev: PalisadeEvent, json: string) => string;
+
+/**
+ * How a sink renders events: 'json' writes the pipeline's bytes as they are (the fast path);
+ * 'compact' and formatter functions make a string per event.
+ */
+export type SinkFormat = OutputFormat | LineFormatter;
+
+/** The string formatter for a non-JSON format; null for 'json', which needs none. */
+export function lineFormatter(format: SinkFormat): LineFormatter | null {
+  if (format === 'json') return null;
+  if (format === 'compact') return (ev) => compactLine(viewOfEvent(ev));
+  return format;
+}
 
 /**
  * What a sink could not deliver, for stats and for the pipeline's events_lost reports. Loss reports
@@ -43,5 +66,46 @@ export class DropCounter {
     const n = this.unreported;
     this.unreported = 0;
     return n;
+  }
+}
+
+/**
+ * The lines a sink has taken since its last flush, as byte ranges of the pipeline's batch buffers
+ * (valid until that flush). Consecutive lines sit back to back, so a batch is one range; only a new
+ * buffer (the pipeline's grew) starts another.
+ */
+export class PendingBytes {
+  lines = 0;
+  events = 0;
+  private src: Buffer | null = null;
+  private start = 0;
+  private end = 0;
+  /** Earlier ranges of this batch: buffer, start, end. */
+  private readonly earlier: [Buffer, number, number][] = [];
+
+  add(ev: PalisadeEvent, line: Buffer, start: number, end: number): void {
+    if (line !== this.src || start !== this.end) {
+      if (this.src !== null) this.earlier.push([this.src, this.start, this.end]);
+      this.src = line;
+      this.start = start;
+    }
+    this.end = end;
+    this.lines++;
+    this.events += DropCounter.events(ev);
+  }
+
+  /** Calls `fn` with each range in order, then starts over. */
+  take(fn: (buf: Buffer, start: number, end: number) => void): void {
+    for (const [b, s, e] of this.earlier) fn(b, s, e);
+    if (this.src !== null) fn(this.src, this.start, this.end);
+    this.clear();
+  }
+
+  clear(): void {
+    this.earlier.length = 0;
+    this.src = null;
+    this.start = this.end = 0;
+    this.lines = 0;
+    this.events = 0;
   }
 }

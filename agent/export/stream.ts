@@ -2,9 +2,13 @@
 // high-water mark of unsent bytes, events are dropped and counted rather than held in memory.
 import type { Writable } from 'node:stream';
 import type { PalisadeEvent } from '../pipeline/events.js';
-import { DropCounter, type Sink, type SinkStats } from './sink.js';
+import { DropCounter, PendingBytes, lineFormatter, type LineFormatter, type Sink, type SinkFormat, type SinkStats } from './sink.js';
 
 export class StreamSink implements Sink {
+  private readonly format: LineFormatter | null;
+  /** JSON lines as the pipeline's bytes (format 'json'). */
+  private readonly bytes = new PendingBytes();
+  /** Formatted lines (other formats). */
   private pending = '';
   private count = 0;
   private events = 0;
@@ -15,33 +19,42 @@ export class StreamSink implements Sink {
   constructor(
     readonly name: string,
     private readonly out: Writable,
-    private readonly format: (ev: PalisadeEvent, json: string) => string,
+    format: SinkFormat,
     private readonly highWaterBytes = 64 << 20,
   ) {
+    this.format = lineFormatter(format);
     out.on('error', () => {
       this.closed = true;
     });
   }
 
-  write(ev: PalisadeEvent, json: string): void {
-    this.pending += this.format(ev, json) + '\n';
+  write(ev: PalisadeEvent, line: Buffer, start: number, end: number): void {
+    if (this.format === null) {
+      this.bytes.add(ev, line, start, end);
+      return;
+    }
+    this.pending += this.format(ev, line.toString('utf8', start, end - 1)) + '\n';
     this.count++;
     this.events += DropCounter.events(ev);
   }
 
   flush(): void {
-    if (this.count === 0) return;
-    const n = this.count;
-    const events = this.events;
-    const data = this.pending;
+    const b = this.bytes;
+    const n = b.lines + this.count;
+    if (n === 0) return;
+    const events = b.events + this.events;
+    const text = this.pending;
     this.pending = '';
     this.count = 0;
     this.events = 0;
     if (this.closed || this.out.destroyed || this.out.writableLength > this.highWaterBytes) {
+      b.clear();
       this.drops.add(events);
       return;
     }
-    this.out.write(data);
+    // The stream keeps what it is given until it is sent: copies, as the pipeline reuses its buffer.
+    b.take((buf, start, end) => this.out.write(Buffer.from(buf.subarray(start, end))));
+    if (text !== '') this.out.write(text);
     this.written += n;
   }
 

@@ -1,9 +1,17 @@
 // Kernel timestamps (CLOCK_BOOTTIME ns) to RFC 3339 wall time with nanoseconds.
 // The formatted second is cached: events arrive in bursts within the same second.
 
+/** "000" … "999": nanoseconds as three table lookups, not a number-to-string conversion. */
+const DIGITS3 = Array.from({ length: 1000 }, (_, i) => String(1000 + i).slice(1));
+
 export class WallClock {
   private lastSec = -1;
   private lastPrefix = '';
+  /** lastPrefix as bytes ("YYYY-MM-DDTHH:MM:SS."): a new Buffer each second. */
+  private prefixBytes = Buffer.alloc(20);
+  /** The last time formatted, as text and as its nanoseconds: see prefixOf(). */
+  private lastText = '';
+  private nsec = 0;
   private readonly offSec: number;
   private readonly offNsec: number;
 
@@ -40,8 +48,29 @@ export class WallClock {
     if (sec !== this.lastSec) {
       this.lastSec = sec;
       this.lastPrefix = new Date(sec * 1000).toISOString().slice(0, 20); // "YYYY-MM-DDTHH:MM:SS."
+      this.prefixBytes = Buffer.from(this.lastPrefix, 'latin1');
     }
-    return this.lastPrefix + String(1e9 + nsec).slice(1) + 'Z';
+    const ms = Math.floor(nsec / 1e6);
+    const rest = nsec - ms * 1e6;
+    const us = Math.floor(rest / 1e3);
+    const text = this.lastPrefix + DIGITS3[ms] + DIGITS3[us] + DIGITS3[rest - us * 1e3] + 'Z';
+    this.lastText = text;
+    this.nsec = nsec;
+    return text;
+  }
+
+  /**
+   * For the time this clock formatted last (the pipeline's case: the JSON writer asks right after),
+   * its second as bytes ("YYYY-MM-DDTHH:MM:SS.", one Buffer per second); lastNsec has the rest.
+   * For any other text, null. Lets the writer put the time out without encoding the string.
+   */
+  prefixOf(text: string): Buffer | null {
+    return text === this.lastText ? this.prefixBytes : null;
+  }
+
+  /** Nanoseconds of the time formatted last. */
+  get lastNsec(): number {
+    return this.nsec;
   }
 }
 

@@ -1,6 +1,6 @@
 // Processes that were running before the agent started, read from /proc so their children have
 // parents. Values match what the exec sensor reports for a live exec where /proc can tell.
-import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { parseCapHex } from './capabilities.js';
 import { NS_NAMES } from '../pipeline/layout.js';
 import type { WallClock } from '../pipeline/clock.js';
@@ -26,11 +26,36 @@ export interface ProcEntry {
 
 const CLK_TCK = 100; // USER_HZ: fixed at 100 for the /proc ABI on every architecture we run on
 
+/** One read buffer for every /proc file: readFileSync would allocate two 8 KB buffers per file,
+ *  and for thousands of processes that churn stays in the agent's RSS. Grows for long cmdlines. */
+let readBuf = Buffer.allocUnsafeSlow(16384);
+
 function readOr(path: string, fallback: string): string {
+  let fd: number;
   try {
-    return readFileSync(path, 'latin1');
+    fd = openSync(path, 'r');
   } catch {
     return fallback;
+  }
+  try {
+    let n = 0;
+    for (;;) {
+      if (n === readBuf.length) {
+        const bigger = Buffer.allocUnsafeSlow(readBuf.length * 2);
+        readBuf.copy(bigger, 0, 0, n);
+        readBuf = bigger;
+      }
+      const got = readSync(fd, readBuf, n, readBuf.length - n, null);
+      if (got === 0) break;
+      n += got;
+    }
+    const text = readBuf.toString('latin1', 0, n);
+    if (readBuf.length > 65536) readBuf = Buffer.allocUnsafeSlow(16384); // a huge cmdline: do not keep its buffer
+    return text;
+  } catch {
+    return fallback;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -126,15 +151,22 @@ export function readProc(pid: number, cgroupRoot: string | undefined): ProcEntry
   };
 }
 
-/** Every process now running, parents before children where /proc lets us tell. */
-export function scanProc(): ProcEntry[] {
-  const root = findCgroup2Mount();
-  const out: ProcEntry[] = [];
+/** A running process as scanProc finds it: enough to order them. seedCache reads the rest. */
+export type ProcRef = Pick<ProcEntry, 'pid' | 'ppid' | 'startBoottime'>;
+
+/**
+ * Every process now running, parents before children where /proc lets us tell. Only their stat is
+ * read here: holding every process' details until the sort is done would grow the agent's heap
+ * (and its young generation, for good) by megabytes that are garbage a moment later.
+ */
+export function scanProc(): ProcRef[] {
+  const out: ProcRef[] = [];
   for (const name of readdirSync('/proc')) {
     const c = name.charCodeAt(0);
     if (c < 48 || c > 57) continue;
-    const e = readProc(Number(name), root);
-    if (e) out.push(e);
+    const pid = Number(name);
+    const stat = parseStat(readOr(`/proc/${pid}/stat`, ''));
+    if (stat) out.push({ pid, ppid: stat.ppid, startBoottime: (stat.startTicks * 1e9) / CLK_TCK });
   }
   // A parent started before its child; ties (same tick) fall back to pid order.
   out.sort((a, b) => a.startBoottime - b.startBoottime || a.pid - b.pid);
@@ -164,7 +196,16 @@ export function processFromProc(e: ProcEntry, nodeName: string, clock: WallClock
   });
 }
 
-/** Puts processes read from /proc into the cache, parents first (entries come sorted by start). */
-export function seedCache(cache: ProcessCache, entries: ProcEntry[], nodeName: string, clock: WallClock, hostNs: ArrayLike<number>): void {
-  for (const e of entries) cache.insert(processFromProc(e, nodeName, clock, hostNs), cache.getByPid(e.ppid));
+/**
+ * Puts processes into the cache, parents first (entries come sorted by start): entries from
+ * readProc as they are, those from scanProc read now, one at a time. One gone meanwhile is skipped.
+ */
+export function seedCache(
+  cache: ProcessCache, entries: readonly (ProcRef | ProcEntry)[], nodeName: string, clock: WallClock, hostNs: ArrayLike<number>,
+): void {
+  const root = entries.some((e) => !('binary' in e)) ? findCgroup2Mount() : undefined;
+  for (const ref of entries) {
+    const e = 'binary' in ref ? ref : readProc(ref.pid, root);
+    if (e !== undefined) cache.insert(processFromProc(e, nodeName, clock, hostNs), cache.getByPid(e.ppid));
+  }
 }

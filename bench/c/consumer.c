@@ -3,7 +3,9 @@
 // same JSON line the agent writes (snprintf into a batch buffer, written to /dev/null).
 //
 // usage: consumer [-o OBJ] [-p PRODUCER] [-n CALLS] [-k RECORDS_PER_CALL] [-r RING_MB] [-i POLL_MS]
-//                 [-c PRODUCER_CPU] [-f OUT] [-N NODE_NAME] [-R PRODUCER_CALLS_PER_S]
+//                 [-c PRODUCER_CPU] [-f OUT] [-N NODE_NAME] [-R PRODUCER_CALLS_PER_S] [-C] [-S]
+// -C and -S add credentials and capabilities, and namespaces, to the process blocks, as the agent's
+// enable_process_cred and enable_process_ns do (both off by default, as in the agent).
 // Prints one line of key=value figures on stdout.
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
@@ -34,10 +36,14 @@ struct pal_hook {
 	uint32_t pid, tid;
 	uint64_t start_boottime;
 	uint32_t hook_id;
-	uint16_t action, nargs;
+	uint16_t action;
+	uint8_t nargs, selector;
+	uint32_t flags;
+	int32_t value;
 	uint64_t args[6];
+	/* char data[]: strings, buffers; the bench's records carry none */
 };
-_Static_assert(sizeof(struct pal_hook) == 88, "pal_hook layout");
+_Static_assert(sizeof(struct pal_hook) == 96, "pal_hook layout");
 #define PAL_EV_HOOK 4
 #define PAL_STAT_LOST_HOOK 3
 #define PAL_STAT_SENT 4
@@ -182,6 +188,7 @@ static const char *cgroup2_root(void)
 static uint64_t boot_off_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME */
 
 static const char *node_name = "bench";
+static int with_cred, with_ns; /* -C, -S */
 
 static size_t fmt_time(char *out, uint64_t boot_ns);
 
@@ -192,7 +199,8 @@ static void exec_id(char *out, uint64_t ktime, uint32_t pid)
 	base64(out, (unsigned char *)raw, (size_t)n);
 }
 
-/* A process block with the fields Process.buildJson writes, read from /proc like readProc(). */
+/* A process block with the fields Process.json writes (credentials and namespaces with -C / -S),
+ * read from /proc like readProc(). */
 static struct proc_entry *seed_from_proc(uint32_t pid, struct proc_entry *parent)
 {
 	char path[64], exe[4096] = "", cwd[4096] = "", id[512], pid_exec[512];
@@ -275,17 +283,27 @@ static struct proc_entry *seed_from_proc(uint32_t pid, struct proc_entry *parent
 	w += (size_t)snprintf(json + w, 16384 - w,
 			      "{\"exec_id\":\"%s\",\"pid\":%u,\"tid\":%u,\"ppid\":%u,\"uid\":%u,\"auid\":%lu,\"binary\":%s,"
 			      "\"arguments\":%s,\"cwd\":%s,\"flags\":\"procFS\",\"start_time\":\"%s\",\"parent_exec_id\":\"%s\","
-			      "\"cgroup\":{\"id\":\"%llu\",\"path\":%s},"
-			      "\"process_credentials\":{\"uid\":%u,\"gid\":%u,\"euid\":%u,\"egid\":%u,\"suid\":%u,\"sgid\":%u,"
-			      "\"fsuid\":%u,\"fsgid\":%u},\"cap\":{\"permitted\":",
-			      id, pid, pid, ppid, uid[0], auid, jexe, jargs, jcwd, tbuf, pid_exec, cgid, jcg, uid[0], gid[0],
-			      uid[1], gid[1], uid[2], gid[2], uid[3], gid[3]);
-	w += caps_json(json + w, 16384 - w, prm);
-	w += (size_t)snprintf(json + w, 16384 - w, ",\"effective\":");
-	w += caps_json(json + w, 16384 - w, eff);
-	w += (size_t)snprintf(json + w, 16384 - w, ",\"inheritable\":");
-	w += caps_json(json + w, 16384 - w, inh);
-	w += (size_t)snprintf(json + w, 16384 - w, "},\"ns\":{");
+			      "\"cgroup\":{\"id\":\"%llu\",\"path\":%s}",
+			      id, pid, pid, ppid, uid[0], auid, jexe, jargs, jcwd, tbuf, pid_exec, cgid, jcg);
+	if (with_cred) {
+		w += (size_t)snprintf(json + w, 16384 - w,
+				      ",\"process_credentials\":{\"uid\":%u,\"gid\":%u,\"euid\":%u,\"egid\":%u,\"suid\":%u,"
+				      "\"sgid\":%u,\"fsuid\":%u,\"fsgid\":%u},\"cap\":{\"permitted\":",
+				      uid[0], gid[0], uid[1], gid[1], uid[2], gid[2], uid[3], gid[3]);
+		w += caps_json(json + w, 16384 - w, prm);
+		w += (size_t)snprintf(json + w, 16384 - w, ",\"effective\":");
+		w += caps_json(json + w, 16384 - w, eff);
+		w += (size_t)snprintf(json + w, 16384 - w, ",\"inheritable\":");
+		w += caps_json(json + w, 16384 - w, inh);
+		w += (size_t)snprintf(json + w, 16384 - w, "}");
+	}
+	if (!with_ns) {
+		snprintf(json + w, 16384 - w, "}");
+		e->json = json;
+		cache_put(e);
+		return e;
+	}
+	w += (size_t)snprintf(json + w, 16384 - w, ",\"ns\":{");
 	static const char *ns[] = {"uts", "ipc", "mnt", "pid", "pid_for_children", "net", "time", "time_for_children", "cgroup", "user"};
 	int firstns = 1;
 	for (unsigned i = 0; i < 10; i++) {
@@ -370,7 +388,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	int n = h->nargs < 2 ? h->nargs : 2;
 	obuf_len += (size_t)snprintf(obuf + obuf_len, obuf_cap - obuf_len,
 				     "{\"process_tracepoint\":{\"process\":%s%s%s,"
-				     "\"policy_name\":\"bench\",\"hook\":\"syscalls/sys_enter_getppid\","
+				     "\"subsys\":\"syscalls\",\"event\":\"sys_enter_getppid\","
 				     "\"args\":[{\"int_arg\":%d}%s",
 				     p->json, p->parent ? ",\"parent\":" : "", p->parent ? p->parent->json : "",
 				     n > 0 ? (int)h->args[0] : 0, n > 1 ? "," : "");
@@ -378,7 +396,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		obuf_len += (size_t)snprintf(obuf + obuf_len, obuf_cap - obuf_len, "{\"ulong_arg\":\"%llu\"}",
 					     (unsigned long long)h->args[1]);
 	obuf_len += (size_t)snprintf(obuf + obuf_len, obuf_cap - obuf_len,
-				     "],\"action\":\"KPROBE_ACTION_POST\"},\"node_name\":\"%s\",\"time\":\"%s\"}\n", node_name,
+				     "],\"action\":\"KPROBE_ACTION_POST\",\"policy_name\":\"bench\"},\"node_name\":\"%s\",\"time\":\"%s\"}\n",
+				     node_name,
 				     tbuf);
 	n_events++;
 	return 0;
@@ -433,7 +452,7 @@ int main(int argc, char **argv)
 	const char *rate = "0";
 	int opt;
 
-	while ((opt = getopt(argc, argv, "o:p:n:k:r:i:c:f:N:R:")) != -1) {
+	while ((opt = getopt(argc, argv, "o:p:n:k:r:i:c:f:N:R:CS")) != -1) {
 		switch (opt) {
 		case 'o': obj_path = optarg; break;
 		case 'p': producer = optarg; break;
@@ -445,8 +464,10 @@ int main(int argc, char **argv)
 		case 'f': out_path = optarg; break;
 		case 'N': node_name = optarg; break;
 		case 'R': rate = optarg; break;
+		case 'C': with_cred = 1; break;
+		case 'S': with_ns = 1; break;
 		default:
-			fprintf(stderr, "usage: %s [-o OBJ] [-p PRODUCER] [-n CALLS] [-k PER_CALL] [-r RING_MB] [-i POLL_MS] [-c CPU] [-f OUT] [-N NODE] [-R CALLS_PER_S]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-o OBJ] [-p PRODUCER] [-n CALLS] [-k PER_CALL] [-r RING_MB] [-i POLL_MS] [-c CPU] [-f OUT] [-N NODE] [-R CALLS_PER_S] [-C] [-S]\n", argv[0]);
 			return 2;
 		}
 	}

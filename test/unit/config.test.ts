@@ -26,6 +26,14 @@ describe('agent config', () => {
     expect(() => applyConfigText(cfg(), text, 'a.yaml')).toThrow(msg);
   });
 
+  it('leaves credentials and namespaces out of process blocks unless enabled, as Tetragon does', () => {
+    const c = cfg();
+    expect([c.enableProcessCred, c.enableProcessNs]).toEqual([false, false]);
+    applyConfigText(c, 'enable_process_cred: true\nenable_process_ns: true\n', 'a.yaml');
+    expect([c.enableProcessCred, c.enableProcessNs]).toEqual([true, true]);
+    expect(() => applyConfigText(cfg(), 'enable_process_ns: 1\n', 'a.yaml')).toThrow('a.yaml:1:20 enable_process_ns: expected true or false, got 1');
+  });
+
   it('names an unreadable file', () => {
     expect(() => buildConfig({ config: '/nonexistent/palisade.yaml' })).toThrow('/nonexistent/palisade.yaml: cannot read config file (ENOENT)');
   });

@@ -12,8 +12,9 @@ class MemorySink implements Sink {
   readonly name = 'memory';
   lines: string[] = [];
   events: PalisadeEvent[] = [];
-  write(ev: PalisadeEvent, json: string): void {
-    this.lines.push(json);
+  write(ev: PalisadeEvent, line: Buffer, start: number, end: number): void {
+    expect(line[end - 1]).toBe(10); // each line ends in "\n"
+    this.lines.push(line.toString('utf8', start, end - 1));
     this.events.push(ev);
   }
   flush(): void {}

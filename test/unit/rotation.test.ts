@@ -34,6 +34,16 @@ describe('RotatingFile', () => {
     expect(seqs).toEqual(Array.from({ length: n }, (_, i) => i));
   });
 
+  it('rotates inside a byte range between its lines, never inside one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pal-rot-'));
+    dirs.push(dir);
+    const f = new RotatingFile(join(dir, 'e.log'), { maxBytes: 12, maxFiles: 5 });
+    const buf = Buffer.from('skip\naaaa\nbbbbb\ncc\ndddddddddddd\nrest');
+    f.writeBytes(buf, 5, buf.length - 4); // from "aaaa" to the end of "ddd…"
+    f.close();
+    expect(['e.log.2', 'e.log.1', 'e.log'].map((n) => readFileSync(join(dir, n), 'utf8'))).toEqual(['aaaa\nbbbbb\n', 'cc\n', 'dddddddddddd\n']);
+  });
+
   it('deletes the oldest beyond maxFiles', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pal-rot-'));
     dirs.push(dir);
