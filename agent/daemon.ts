@@ -16,6 +16,12 @@ import { STAT_NAMES } from './pipeline/layout.js';
 import { Pipeline, type PipelineCounters } from './pipeline/pipeline.js';
 import { ProcessCache, type ProcessCacheStats } from './process/cache.js';
 import { hostNamespaces, scanProc, seedCache } from './process/procfs.js';
+import { HookRegistry } from './pipeline/hooks.js';
+import type { PolicyRequest } from './api/local.js';
+import { PolicyManager } from '../tracing/manager.js';
+import { readTracepointFormat } from '../tracing/compile/tracefs.js';
+import { SHARED_MAPS, type SharedMaps } from '../tracing/sensor/hook.js';
+import { formatPolicyError } from '../tracing/policy/index.js';
 
 export class AgentStartError extends Error {}
 
@@ -45,6 +51,8 @@ export class Agent {
   private links: BpfLink[] = [];
   private stats: BpfMap | null = null;
   private pipeline: Pipeline | null = null;
+  private policies: PolicyManager | null = null;
+  private readonly hooks = new HookRegistry();
   private server: LocalServer | null = null;
   private timers: NodeJS.Timeout[] = [];
   private readonly cache: ProcessCache;
@@ -98,13 +106,30 @@ export class Agent {
       clock,
       nodeName: cfg.nodeName,
       hostNs,
+      hooks: this.hooks,
       kernelLost: () => this.kernelStats().lost,
     });
     this.pipeline = pipeline;
     pipeline.poll();
 
+    const shared = Object.fromEntries(SHARED_MAPS.map((m) => [m, obj.map(m)])) as SharedMaps;
+    this.policies = new PolicyManager({
+      shared,
+      registry: this.hooks,
+      env: { tracepointFormat: readTracepointFormat, hostNs },
+      processes: () => this.cache.entries(),
+    });
+    if (cfg.policyDir && existsSync(cfg.policyDir)) {
+      const r = this.policies.addDir(cfg.policyDir);
+      for (const e of r.errors) this.log.error({ policy_error: e }, `policy rejected: ${formatPolicyError(e)}`);
+      this.log.info({ dir: cfg.policyDir, loaded: r.added, rejected: r.errors.length }, 'tracing policies loaded');
+    } else if (cfg.policyDir) {
+      this.log.warn({ dir: cfg.policyDir }, 'policy folder not found: no tracing policies loaded');
+    }
+
     this.server = new LocalServer(cfg.socket, {
       status: () => this.status(),
+      policy: (req) => this.policyRequest(req),
       subscribe: (sink) => pipeline.addSink(sink),
       unsubscribe: (sink) => pipeline.removeSink(sink),
     });
@@ -122,6 +147,34 @@ export class Agent {
         this.cache.gc();
       }), 1000),
     );
+  }
+
+  /** policy_* requests from the local API (palisade policy …). Errors come back as {error}. */
+  private policyRequest(req: PolicyRequest): unknown {
+    const pm = this.policies;
+    if (!pm) return { error: 'the agent is not running yet' };
+    switch (req.op) {
+      case 'policy_add': {
+        this.pipeline?.poll();
+        const r = pm.add(req.text, req.file, req.mode);
+        for (const name of r.added) this.log.info({ policy: name, file: req.file }, 'policy added');
+        return { added: r.added, errors: r.errors.map(formatPolicyError) };
+      }
+      case 'policy_delete':
+        this.pipeline?.poll();
+        pm.delete(req.name);
+        this.pipeline?.poll(); // records written before detach still decode: ids outlive their hooks
+        this.log.info({ policy: req.name }, 'policy deleted');
+        return { deleted: req.name };
+      case 'policy_enable':
+        pm.enable(req.name);
+        return { enabled: req.name };
+      case 'policy_disable':
+        pm.disable(req.name);
+        return { disabled: req.name };
+      case 'policy_list':
+        return { policies: pm.list() };
+    }
   }
 
   /** A bug in one round must not stop the agent: log it and go on with the next round. */
@@ -173,6 +226,8 @@ export class Agent {
   private async doStop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.policies?.close();
+    this.policies = null;
     for (const l of this.links) l.destroy();
     this.links = [];
     if (this.pipeline) {

@@ -160,8 +160,8 @@ async function main(): Promise<void> {
 
     const hooks = new HookRegistry();
     hooks.register({
-      event: 'process_tracepoint', policyName: 'bench', hook: 'syscalls/sys_enter_getppid',
-      args: ['int', 'ulong'], message: '', tags: [],
+      event: 'process_tracepoint', policyName: 'bench', hookJson: '"subsys":"syscalls","event":"sys_enter_getppid"',
+      label: 'syscalls/sys_enter_getppid', args: ['int', 'ulong'], message: '', tags: [], mode: 'enforce',
     });
     // The agent's FileSink by default; the others only to show where the time goes.
     const sinkKind = args.sink ?? 'file';

@@ -15,6 +15,7 @@ interface AgentFlags {
   ringBufferBytes?: string;
   drainIntervalMs?: string;
   socket?: string;
+  policyDir?: string;
   exportStdout?: string;
   exportFile?: string;
   exportFileFormat?: string;
@@ -32,6 +33,7 @@ const FLAG_FIELDS: [keyof AgentFlags, string][] = [
   ['ringBufferBytes', 'ring_buffer_bytes'],
   ['drainIntervalMs', 'drain_interval_ms'],
   ['socket', 'socket'],
+  ['policyDir', 'policy_dir'],
   ['exportStdout', 'export.stdout'],
   ['exportFile', 'export.file.path'],
   ['exportFileFormat', 'export.file.format'],
@@ -43,6 +45,7 @@ const FLAG_FIELDS: [keyof AgentFlags, string][] = [
 
 export function buildConfig(flags: AgentFlags): AgentConfig {
   const cfg = defaultConfig(join(packageRoot(), 'build', 'bpf'));
+  cfg.policyDir = join(packageRoot(), 'policies', 'default');
   if (flags.config) loadConfigFile(cfg, flags.config);
   for (const [flag, field] of FLAG_FIELDS) {
     const v = flags[flag];
@@ -64,6 +67,7 @@ export function registerAgent(program: Command): void {
     .option('--ring-buffer-bytes <n>', 'kernel ring buffer size, a power of two (default: 16777216)')
     .option('--drain-interval-ms <n>', 'how often the ring buffer is drained (default: 5)')
     .option('--socket <path>', 'local API socket (default: /run/palisade/palisade.sock)')
+    .option('--policy-dir <dir>', "TracingPolicy files to load at start (default: policies/default; '' for none)")
     .option('--export-stdout <mode>', 'auto|json|compact|none: events on stdout (auto: compact on a terminal, else json)')
     .option('--export-file <path>', 'also write events as JSON lines to this file')
     .option('--export-file-format <fmt>', 'json|compact (default: json)')

@@ -16,6 +16,8 @@ export interface AgentConfig {
   ringBufferBytes: number;
   drainIntervalMs: number;
   socket: string;
+  /** TracingPolicy files loaded at start ('' = none). */
+  policyDir: string;
   processCache: { maxEntries: number; ancestorsDepth: number; gcGraceSeconds: number };
   export: {
     stdout: StdoutMode;
@@ -33,6 +35,7 @@ export function defaultConfig(bpfDir: string): AgentConfig {
     ringBufferBytes: 16 << 20,
     drainIntervalMs: 5,
     socket: '/run/palisade/palisade.sock',
+    policyDir: '',
     processCache: { maxEntries: 65536, ancestorsDepth: 5, gcGraceSeconds: 30 },
     export: { stdout: 'auto', file: null },
   };
@@ -61,6 +64,10 @@ function oneOf<T extends string>(allowed: readonly T[]): (v: unknown) => Checked
 
 function nonEmpty(v: unknown): Checked<string> {
   return typeof v === 'string' && v !== '' ? { value: v } : { error: `expected a non-empty string, got ${JSON.stringify(v)}` };
+}
+
+function anyString(v: unknown): Checked<string> {
+  return typeof v === 'string' ? { value: v } : { error: `expected a string, got ${JSON.stringify(v)}` };
 }
 
 /** Ring buffer sizes must be a power of two and a multiple of the page size. */
@@ -95,6 +102,7 @@ const FIELDS = new Map<string, Field>([
   ['ring_buffer_bytes', field(ringSize, (c, v) => (c.ringBufferBytes = v))],
   ['drain_interval_ms', field(range(1, 1000), (c, v) => (c.drainIntervalMs = v))],
   ['socket', field(nonEmpty, (c, v) => (c.socket = v))],
+  ['policy_dir', field(anyString, (c, v) => (c.policyDir = v))],
   ['process_cache.max_entries', field(range(1024, 10_000_000), (c, v) => (c.processCache.maxEntries = v))],
   ['process_cache.ancestors_depth', field(range(0, 64), (c, v) => (c.processCache.ancestorsDepth = v))],
   ['process_cache.gc_grace_seconds', field(range(0, 86400), (c, v) => (c.processCache.gcGraceSeconds = v))],

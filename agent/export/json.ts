@@ -40,7 +40,7 @@ export function eventJson(ev: PalisadeEvent, ctx: JsonContext): string {
       return (
         `{"${ev.type}":{"process":${ev.process.json(ctx.hostNs)}` +
         (ev.parent ? `,"parent":${ev.parent.json(ctx.hostNs)}` : '') +
-        `,${ev.hook.fixedJson},"args":${ev.argsJson},"action":"${ev.action}"}` + tail
+        `,${ev.detailJson}}` + tail
       );
     case 'events_lost':
       return (

@@ -29,9 +29,14 @@ export interface ProcessHookEvent {
   process: Process;
   parent: Process | null;
   hook: HookInfo;
-  /** Arguments, already as JSON text: decoding happens once, in the pipeline. */
-  argsJson: string;
+  /** Everything after the parent block, as JSON members: hook, args, action, policy. Built once, in the pipeline. */
+  detailJson: string;
+  /** The arguments as plain text, for compact lines. */
+  argsText: string;
+  /** KPROBE_ACTION_POST, KPROBE_ACTION_SIGKILL … */
   action: string;
+  /** The enforcement action was carried out (false in monitor mode). */
+  enforced: boolean;
 }
 
 /** The agent lost events somewhere; the count says how many since the last such report. */

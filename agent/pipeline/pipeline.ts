@@ -7,9 +7,10 @@ import { Process, makeExecId } from '../process/process.js';
 import type { WallClock } from './clock.js';
 import { nowRfc3339 } from './clock.js';
 import { decodeWaitStatus, type PalisadeEvent } from './events.js';
-import { ACTION_NAMES, hookArgJson, type HookRegistry } from './hooks.js';
+import { ACTION_NAMES, hookIntJson, int64Text, sockaddrOf, type HookRegistry } from './hooks.js';
 import {
-  EV_EXEC, EV_EXIT, EV_FORK, EV_HOOK, EXEC, EXEC_ARGS_TRUNC, EXIT, FORK, FRAME_HEADER, HDR, HOOK, HOOK_ARGS, NS_NAMES,
+  EV_EXEC, EV_EXIT, EV_FORK, EV_HOOK, EXEC, EXEC_ARGS_TRUNC, EXIT, FORK, FRAME_HEADER, HDR, HOOK, HOOK_ARGS, HOOK_ENFORCED,
+  NS_NAMES, hookArgTrunc,
 } from './layout.js';
 
 /** Anything that fills a buffer with framed records: the native ring buffer, or a test double. */
@@ -278,20 +279,65 @@ export class Pipeline {
       this.counters.unknownProcess++;
       return;
     }
-    const n = Math.min(dv.getUint16(rec + HOOK.nargs, true), HOOK_ARGS, hook.args.length);
+    const buf = this.buf;
+    const size = dv.getUint32(rec + HDR.size, true);
+    const data = rec + HOOK.data;
+    const flags = dv.getUint32(rec + HOOK.flags, true);
+    const n = Math.min(dv.getUint8(rec + HOOK.nargs), HOOK_ARGS, hook.args.length);
     let args = '[';
+    let text = '';
+    let truncated = '';
     for (let i = 0; i < n; i++) {
       const at = rec + HOOK.args + 8 * i;
-      args += (i > 0 ? ',' : '') + hookArgJson(hook.args[i]!, dv.getUint32(at, true), dv.getUint32(at + 4, true));
+      const lo = dv.getUint32(at, true);
+      const hi = dv.getUint32(at + 4, true);
+      const type = hook.args[i]!;
+      let json: string;
+      let plain: string;
+      if (type === 'string' || type === 'bytes' || type === 'sockaddr') {
+        // (len << 32) | offset into data[], checked against the record's size
+        const from = data + lo;
+        const to = from + hi;
+        if (to > rec + size) {
+          this.counters.decodeErrors++;
+          return;
+        }
+        if (type === 'string') {
+          plain = buf.toString('utf8', from, to);
+          json = `{"string_arg":${JSON.stringify(plain)}}`;
+        } else if (type === 'bytes') {
+          json = `{"bytes_arg":"${buf.toString('base64', from, to)}"}`;
+          plain = `<${hi} bytes>`;
+        } else {
+          const sa = sockaddrOf(buf, from);
+          json = sa.json;
+          plain = sa.text;
+        }
+      } else {
+        json = hookIntJson(type, lo, hi);
+        plain = type === 'int' ? String(lo | 0) : type === 'uint' ? String(lo >>> 0) : int64Text(type === 'long', lo, hi);
+      }
+      if (flags & hookArgTrunc(i)) truncated += (truncated ? ',' : '') + i;
+      args += (i > 0 ? ',' : '') + json;
+      text += (i > 0 ? ' ' : '') + plain;
     }
+    const action = ACTION_NAMES[dv.getUint16(rec + HOOK.action, true)] ?? 'KPROBE_ACTION_UNKNOWN';
+    const enforcing = action !== 'KPROBE_ACTION_POST';
+    const enforced = (flags & HOOK_ENFORCED) !== 0;
+    const detailJson =
+      `${hook.hookJson},"args":${args}]` + (truncated ? `,"truncated_args":[${truncated}]` : '') +
+      `,"action":"${action}"` + (enforcing ? `,"enforced":${enforced}` : '') +
+      (hook.mode === 'monitor' ? ',"policy_mode":"monitor"' : '') + `,${hook.fixedJson}`;
     this.emit({
       type: hook.event,
       time: this.eventTime(rec),
       process: proc,
       parent: proc.parent,
       hook,
-      argsJson: args + ']',
-      action: ACTION_NAMES[dv.getUint16(rec + HOOK.action, true)] ?? 'KPROBE_ACTION_UNKNOWN',
+      detailJson,
+      argsText: text,
+      action,
+      enforced,
     });
   }
 

@@ -148,6 +148,11 @@ export class ProcessCache {
     if (parent !== null) this.unref(parent, now);
   }
 
+  /** Every cached process (exited ones included, until collected). */
+  entries(): IterableIterator<Process> {
+    return this.byExecId.values();
+  }
+
   /** Over the bound: collect the oldest collectable entries first, then the oldest exited ones. */
   private evict(n: number): void {
     for (const p of this.collectable.keys()) {
