@@ -43,7 +43,7 @@ export async function startAgent(extra: string[] = [], opts: { socket?: string }
   const dir = mkdtempSync(join(tmpdir(), 'pal-e2e-'));
   const file = join(dir, 'events.log');
   const socket = opts.socket ?? join(dir, 'palisade.sock');
-  const proc = spawn(PALISADE, ['agent', '--export-stdout', 'none', '--export-file', file, '--socket', socket, '--log-level', 'info', ...extra], {
+  const proc = spawn(PALISADE, ['agent', '--export-stdout', 'none', '--export-file', file, '--socket', socket, '--log-level', 'info', '--policy-dir', '', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
