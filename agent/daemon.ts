@@ -107,6 +107,8 @@ export class Agent {
       nodeName: cfg.nodeName,
       hostNs,
       hooks: this.hooks,
+      // Bounded work per poll keeps the local API (policy add, status) answering under a flood.
+      pollBudget: 16_384,
       kernelLost: () => this.kernelStats().lost,
     });
     this.pipeline = pipeline;
