@@ -440,26 +440,54 @@ static __always_inline bool args_filter(struct scratch *s, const volatile struct
 	return true;
 }
 
-/* Identical events (same hook, selector, scope and arguments) within rate_ms are posted once. */
+#define FNV_PRIME 1099511628211ULL
+
+struct hash_ctx {
+	const char *p;
+	__u32 len;
+	__u64 h;
+};
+
+/* One 8-byte word of an argument's bytes; bytes past len are stale, so they are masked off. */
+static long hash_step(__u32 i, void *data)
+{
+	struct hash_ctx *c = data;
+	__u32 off = i * 8;
+	__u64 w = 0;
+
+	if (off >= c->len || off > PAL_STR_MAX - 8)
+		return 1;
+	bpf_probe_read_kernel(&w, 8, c->p + (off & (PAL_STR_MAX - 8)));
+	if (c->len - off < 8)
+		w &= (1ULL << ((c->len - off) * 8)) - 1;
+	c->h = (c->h ^ w) * FNV_PRIME;
+	return 0;
+}
+
+/* Identical events (same hook, selector, scope and argument values, strings by content) within
+ * rate_ms are posted once. */
 static __always_inline bool rate_limited(struct scratch *s, int sel, __u32 rate_ms, __u8 scope, __u32 tgid, __u32 tid)
 {
-	__u64 now = bpf_ktime_get_boot_ns(), h = 14695981039346656037ULL, *last;
+	__u64 now = bpf_ktime_get_boot_ns(), *last;
+	struct hash_ctx hc = { .h = 14695981039346656037ULL };
 	int i;
 
 #pragma unroll
 	for (i = 0; i < PAL_TR_ARGS; i++) {
 		if (i >= cfg.nargs)
 			break;
-		h = (h ^ s->vals[i]) * 1099511628211ULL;
-		if (cfg.args[i].kind != PAL_ARG_INT) {
-			h = (h ^ *(__u64 *)s->str[i].data) * 1099511628211ULL;
-			h = (h ^ *(__u64 *)&s->str[i].data[8]) * 1099511628211ULL;
-			h = (h ^ s->lens[i]) * 1099511628211ULL;
+		if (cfg.args[i].kind == PAL_ARG_INT) {
+			hc.h = (hc.h ^ s->vals[i]) * FNV_PRIME;
+			continue;
 		}
+		hc.p = s->str[i].data;
+		hc.len = s->lens[i];
+		hc.h = (hc.h ^ hc.len) * FNV_PRIME;
+		bpf_loop(PAL_STR_MAX / 8, hash_step, &hc, 0);
 	}
 	s->rate.hook_id = cfg.hook_id | ((__u32)sel << 24);
 	s->rate.scope_id = scope == 0 ? tid : scope == 1 ? tgid : 0;
-	s->rate.args_hash = h;
+	s->rate.args_hash = hc.h;
 	last = bpf_map_lookup_elem(&rate, &s->rate);
 	if (last && now - *last < (__u64)rate_ms * 1000000ULL)
 		return true;
@@ -488,7 +516,8 @@ static __always_inline int pal_generic(void *ctx)
 	if (cfg.nselectors == 0) {
 		candidates = 1;
 	} else {
-		marks = pal_marks_of(tgid);
+		if (cfg.needs_marks)
+			marks = pal_marks_of(tgid);
 #pragma unroll
 		for (i = 0; i < PAL_TR_SELECTORS; i++) {
 			if (i >= cfg.nselectors)

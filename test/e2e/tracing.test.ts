@@ -193,11 +193,14 @@ ${op}`;
   });
 
   it('rateLimit posts identical events once per window and counts the rest; NoPost posts nothing', async () => {
+    // Two paths that differ only past their first 16 bytes: each is its own event.
     const marker = join(work, 'rate-marker');
+    const second = `${marker}-second`;
     writeFileSync(marker, '');
+    writeFileSync(second, '');
     expect((await addPolicy(openPolicy('rate', `    - matchArgs:
       - index: 6
-        operator: Equal
+        operator: Prefix
         values: ["${marker}"]
       matchActions:
       - action: Post
@@ -213,14 +216,14 @@ ${op}`;
       matchActions:
       - action: NoPost
 `))).stderr).toBe('');
-    openWith('/usr/bin/dash', Array(20).fill(marker));
+    openWith('/usr/bin/dash', [...Array(20).fill(marker), ...Array(20).fill(second)]);
     openWith('/usr/bin/dash', Array(5).fill(nopost));
-    await agent.waitFor((e) => hookEvents(e, 'rate').length >= 1, 15_000, 'rate event');
+    await agent.waitFor((e) => hookEvents(e, 'rate').length >= 2, 15_000, 'rate events');
     await new Promise((res) => setTimeout(res, 300));
-    expect(hookEvents(agent.events(), 'rate')).toHaveLength(1);
+    expect(hookEvents(agent.events(), 'rate').map((b) => b.args[1].string_arg)).toEqual([marker, second]);
     expect(hookEvents(agent.events(), 'nopost')).toHaveLength(0);
     const rows = JSON.parse((await runCli(['policy', 'list', '-o', 'json', '--socket', agent.socket])).stdout) as Ev[];
-    expect(rows.find((p) => p.name === 'rate')!.counts).toMatchObject({ posted: 1, rate_limited: 19 });
+    expect(rows.find((p) => p.name === 'rate')!.counts).toMatchObject({ posted: 2, rate_limited: 38 });
     expect(rows.find((p) => p.name === 'nopost')!.counts).toMatchObject({ posted: 0 });
     await deletePolicy('rate');
     await deletePolicy('nopost');

@@ -31,10 +31,12 @@ export function rotatedFiles(file: string): string[] {
   return [...rotated, base].map((n) => join(dir, n)).filter((p) => existsSync(p));
 }
 
+/** Complete lines only: the agent may be writing the last one right now. */
 export function readRotated(file: string): string[] {
   const lines: string[] = [];
   for (const p of rotatedFiles(file)) {
-    for (const l of readFileSync(p, 'utf8').split('\n')) if (l !== '') lines.push(l);
+    const text = readFileSync(p, 'utf8');
+    for (const l of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) if (l !== '') lines.push(l);
   }
   return lines;
 }

@@ -114,6 +114,7 @@ class HookCompiler {
     cfg.writeUInt8(spec.selectors.length, HOOK_CFG.nselectors);
     cfg.writeUInt8(this.policy.spec.mode === 'monitor' ? 1 : 0, HOOK_CFG.monitor);
     spec.selectors.forEach((s, i) => this.selector(s, i, HOOK_CFG.sel + i * SELECTOR_CFG.$size, `${path}.selectors[${i}]`));
+    cfg.writeUInt8(this.marks.length > 0 ? 1 : 0, HOOK_CFG.needs_marks);
     return {
       ...base,
       path,

@@ -11,7 +11,7 @@ export const SELECTOR_CFG = {
   nargs: 0, npids: 1, nns: 2, ncaps: 3, nactions: 4, bin_op: 5, pad: 6, bin_mark: 8,
   args: 16, pids: 216, ns: 280, caps: 480, actions: 528, $size: 576,
 } as const;
-export const HOOK_CFG = { hook_id: 0, nargs: 4, nselectors: 5, monitor: 6, str_args: 7, args: 8, sel: 72, $size: 2952 } as const;
+export const HOOK_CFG = { hook_id: 0, nargs: 4, nselectors: 5, monitor: 6, needs_marks: 7, args: 8, sel: 72, $size: 2952 } as const;
 export const STR_KEY = { prefixlen: 0, map_id: 4, data: 8, $size: 260 } as const;
 export const ADDR_KEY = { prefixlen: 0, map_id: 4, addr: 8, $size: 24 } as const;
 export const NUM_KEY = { map_id: 0, pad: 4, value: 8, $size: 16 } as const;

@@ -121,7 +121,7 @@ struct pal_hook_cfg {
 	__u8 nargs;       /* captured arguments */
 	__u8 nselectors;  /* 0: every call matches and is posted */
 	__u8 monitor;     /* report enforcement actions without taking them */
-	__u8 str_args;    /* bit i: argument i is a string/buffer matched through str_match */
+	__u8 needs_marks; /* a selector tests pal_proc_marks bits (matchBinaries, followForks) */
 	struct pal_arg_cfg args[PAL_TR_ARGS];
 	struct pal_selector_cfg sel[PAL_TR_SELECTORS];
 };
