@@ -48,6 +48,8 @@ export interface CompiledHook {
   numKeys: Buffer[];
   addrKeys: Buffer[];
   marks: MarkRequest[];
+  /** Some Post action has a rateLimit: the hook needs its rate map. */
+  rateLimited: boolean;
 }
 
 export interface CompileResult {
@@ -126,6 +128,7 @@ class HookCompiler {
       numKeys: this.numKeys,
       addrKeys: this.addrKeys,
       marks: this.marks,
+      rateLimited: spec.selectors.some((s) => s.matchActions.some((a) => a.action === 'Post' && a.rateLimit !== undefined)),
     };
   }
 

@@ -36,6 +36,7 @@ export class LoadedHook {
       obj.setMapMaxEntries('str_match', Math.max(1, c.strKeys.length));
       obj.setMapMaxEntries('num_set', Math.max(1, c.numKeys.length));
       obj.setMapMaxEntries('addr_match', Math.max(1, c.addrKeys.length));
+      if (!c.rateLimited) obj.setMapMaxEntries('rate', 1); // an LRU map is preallocated: ~0.6 MB at 8192
       obj.load();
       const one = Buffer.from([1]);
       for (const [map, keys] of [['str_match', c.strKeys], ['num_set', c.numKeys], ['addr_match', c.addrKeys]] as const) {
