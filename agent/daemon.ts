@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { BpfObject, RingBuffer, bootTimeOffsetNs, type BpfLink, type BpfMap } from '../native/index.js';
+import { BpfObject, RingBuffer, bootTimeOffsetNs, probeFeatures, type BpfLink, type BpfMap } from '../native/index.js';
 import { LocalServer } from './api/local.js';
 import type { AgentConfig } from './config/config.js';
 import { compactLine, viewOfEvent } from './export/compact.js';
@@ -118,7 +118,8 @@ export class Agent {
     this.policies = new PolicyManager({
       shared,
       registry: this.hooks,
-      env: { tracepointFormat: readTracepointFormat, hostNs },
+      // The feature probe picks each hook's attach method (kprobe, else fentry) or names what is missing.
+      env: { tracepointFormat: readTracepointFormat, hostNs, attach: probeFeatures().attach },
       processes: () => this.cache.entries(),
     });
     if (cfg.policyDir && existsSync(cfg.policyDir)) {

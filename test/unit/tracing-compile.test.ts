@@ -122,6 +122,27 @@ describe('selector compiler', () => {
     expect([l.cfg[act + ACTION_CFG.kind], l.cfg.readInt32LE(act + ACTION_CFG.value)]).toEqual([ActKind.Override, -1]);
   });
 
+  it('falls back from kprobes to fentry as the feature probe says, or names what is missing', () => {
+    const yaml = (syscall: boolean) => head('fb') + `  kprobes:
+  - call: do_unlinkat
+    syscall: ${syscall}
+    args:
+    - {index: 0, type: int}
+`;
+    const parsed = (syscall: boolean) => parsePolicies(yaml(syscall), 'p.yaml').policies[0]!;
+    const noKprobe = { ok: false, reason: 'no kprobes here' };
+    const fb = compilePolicy(parsed(false), { ...env, attach: { kprobe: noKprobe, fentry: { ok: true } } });
+    expect(fb.errors).toEqual([]);
+    expect(fb.hooks[0]).toMatchObject({ program: 'pal_fentry', target: 'do_unlinkat', attach: [{ kind: 'fentry' }], event: 'process_kprobe' });
+    expect(fb.hooks[0]!.cfg[HOOK_CFG.args + ARG_CFG.src]).toBe(ArgSrc.Ctx64);
+    const sys = compilePolicy(parsed(true), { ...env, attach: { kprobe: noKprobe, fentry: { ok: true } } });
+    expect(sys.errors[0]!.path).toBe('spec.kprobes[0].syscall');
+    const none = compilePolicy(parsed(false), { ...env, attach: { kprobe: noKprobe, fentry: { ok: false, reason: 'EPERM' } } });
+    expect(none.errors.map((e) => `${e.path}: ${e.message}`)).toEqual([
+      'spec.kprobes[0]: needs kprobes or their fentry fallback, and this kernel has neither: kprobe: no kprobes here; fentry: EPERM',
+    ]);
+  });
+
   it('names file, line and field when the kernel facts do not fit the policy', () => {
     const r = compile(head('bad') + `  tracepoints:
   - subsystem: syscalls

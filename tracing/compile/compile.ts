@@ -17,6 +17,8 @@ export interface CompileEnv {
   tracepointFormat(subsystem: string, event: string): TracepointField[] | string;
   /** Namespace inums of the host (enum pal_ns_index order), for host_ns values. */
   hostNs: ArrayLike<number>;
+  /** The start-up feature probe's attach results (native probeFeatures().attach); absent = all work. */
+  attach?: Record<string, { ok: boolean; reason?: string }>;
 }
 
 export type ProgramName = 'pal_tp' | 'pal_raw_tp' | 'pal_uprobe' | 'pal_kprobe' | 'pal_fentry' | 'pal_lsm';
@@ -35,6 +37,8 @@ export interface CompiledHook {
   event: HookEvent;
   program: ProgramName;
   attach: AttachSpec[];
+  /** fentry/lsm: the kernel function the program is loaded against. */
+  target?: string;
   /** Fields of the event that name the hook, as JSON members: "subsys":"syscalls","event":"sys_enter_openat" */
   hookJson: string;
   /** Short name for lists and compact lines, e.g. syscalls/sys_enter_openat */
@@ -134,7 +138,13 @@ class HookCompiler {
 
   // ---- hook and arguments ----
 
-  private hookBase(): Pick<CompiledHook, 'event' | 'program' | 'attach' | 'hookJson' | 'label'> {
+  /** Why an attach kind cannot work here, or undefined when it can. */
+  private missing(kind: string): string | undefined {
+    const r = this.env.attach?.[kind];
+    return r && !r.ok ? r.reason ?? `${kind} is not supported by this kernel` : undefined;
+  }
+
+  private hookBase(): Pick<CompiledHook, 'event' | 'program' | 'attach' | 'hookJson' | 'label' | 'target'> {
     const { spec, path } = this;
     switch (spec.hook) {
       case 'tracepoint': {
@@ -167,20 +177,30 @@ class HookCompiler {
         };
       }
       case 'kprobe': {
-        spec.args.forEach((a, i) => this.plan(a, i, ArgSrc.Reg, a.index, 8, spec.syscall));
         if (spec.return) throw new HookError(`${path}.return`, 'kretprobes are not supported by Palisade yet');
         const call = spec.syscall && !spec.call.startsWith('__x64_sys_') ? `__x64_sys_${spec.call.replace(/^sys_/, '')}` : spec.call;
-        return {
-          event: 'process_kprobe', program: 'pal_kprobe', attach: [{ kind: 'kprobe', func: call }],
-          hookJson: `"function_name":${JSON.stringify(call)}`, label: call,
-        };
+        const hookJson = `"function_name":${JSON.stringify(call)}`;
+        const noKprobe = this.missing('kprobe');
+        if (!noKprobe) {
+          spec.args.forEach((a, i) => this.plan(a, i, ArgSrc.Reg, a.index, 8, spec.syscall));
+          return { event: 'process_kprobe', program: 'pal_kprobe', attach: [{ kind: 'kprobe', func: call }], hookJson, label: call };
+        }
+        // The feature probe's fallback: fentry reads the same arguments from its context.
+        const noFentry = this.missing('fentry');
+        if (noFentry) throw new HookError(path, `needs kprobes or their fentry fallback, and this kernel has neither: kprobe: ${noKprobe}; fentry: ${noFentry}`);
+        if (spec.syscall) throw new HookError(`${path}.syscall`, `kprobes are not available here (${noKprobe}) and a syscall's fentry fallback would see its pt_regs, not its arguments: use a syscalls tracepoint`);
+        spec.args.forEach((a, i) => this.plan(a, i, ArgSrc.Ctx64, a.index, 8, false));
+        return { event: 'process_kprobe', program: 'pal_fentry', attach: [{ kind: 'fentry' }], target: call, hookJson, label: call };
       }
-      case 'lsmhook':
+      case 'lsmhook': {
+        const noLsm = this.missing('lsm');
+        if (noLsm) throw new HookError(path, `needs BPF LSM programs, which this kernel refuses: ${noLsm}`);
         spec.args.forEach((a, i) => this.plan(a, i, ArgSrc.Ctx64, a.index, 8, false));
         return {
-          event: 'process_lsm', program: 'pal_lsm', attach: [{ kind: 'lsm' }],
+          event: 'process_lsm', program: 'pal_lsm', attach: [{ kind: 'lsm' }], target: spec.lsmHook,
           hookJson: `"function_name":${JSON.stringify(spec.lsmHook)}`, label: `lsm/${spec.lsmHook}`,
         };
+      }
     }
   }
 

@@ -31,7 +31,7 @@ export class LoadedHook {
       c.marks.forEach((m, i) => cfg.writeBigUInt64LE(markBits[i]!, m.offset));
       obj.setConst('cfg', cfg);
       obj.setAutoload(c.program, true);
-      if (c.program === 'pal_lsm') obj.setAttachTarget(c.program, c.label.replace(/^lsm\//, ''));
+      if (c.target) obj.setAttachTarget(c.program, c.target);
       for (const name of SHARED_MAPS) obj.reuseMap(name, shared[name]);
       obj.setMapMaxEntries('str_match', Math.max(1, c.strKeys.length));
       obj.setMapMaxEntries('num_set', Math.max(1, c.numKeys.length));
