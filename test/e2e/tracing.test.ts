@@ -62,6 +62,13 @@ ${options}  tracepoints:
 ${selectors}`;
 }
 
+/** A selector matching opens of exactly `path`. */
+const equalPath = (path: string): string => `    - matchArgs:
+      - index: 6
+        operator: Equal
+        values: ["${path}"]
+`;
+
 /** Opens each path read-only in one short-lived process of `bin`. */
 function openWith(bin: string, paths: string[]): ReturnType<typeof spawnSync> {
   return spawnSync(bin, ['-c', paths.map((p) => `: < ${p}`).join('; ') + '; exit 0'], { encoding: 'utf8' });
@@ -232,11 +239,7 @@ ${op}`;
   it('adding and deleting policies while events flow loses no event of another policy', async () => {
     const marker = join(work, 'flow-marker');
     writeFileSync(marker, '');
-    expect((await addPolicy(openPolicy('flow', `    - matchArgs:
-      - index: 6
-        operator: Equal
-        values: ["${marker}"]
-`))).stderr).toBe('');
+    expect((await addPolicy(openPolicy('flow', equalPath(marker)))).stderr).toBe('');
     // The loop runs until the churn is over and says how many opens it made (paced: a few thousand).
     const stop = join(work, 'flow-stop');
     const loop = spawn('/usr/bin/dash', ['-c', `i=0; while [ ! -e ${stop} ]; do : < ${marker}; i=$((i+1)); sleep 0.001; done; echo $i`]);
@@ -335,11 +338,7 @@ describe('policies this kernel cannot run, and bad policies', () => {
   it('rejects a kprobe and an LSM policy naming the missing feature; other policies keep working', async () => {
     const marker = join(work, 'keep-marker');
     writeFileSync(marker, '');
-    expect((await addPolicy(openPolicy('keeps-working', `    - matchArgs:
-      - index: 6
-        operator: Equal
-        values: ["${marker}"]
-`))).stderr).toBe('');
+    expect((await addPolicy(openPolicy('keeps-working', equalPath(marker)))).stderr).toBe('');
     const kprobe = await addPolicy(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata:
@@ -384,11 +383,7 @@ spec:
   it('disable detaches and enable re-attaches without reloading', async () => {
     const marker = join(work, 'toggle-marker');
     writeFileSync(marker, '');
-    expect((await addPolicy(openPolicy('toggle', `    - matchArgs:
-      - index: 6
-        operator: Equal
-        values: ["${marker}"]
-`))).stderr).toBe('');
+    expect((await addPolicy(openPolicy('toggle', equalPath(marker)))).stderr).toBe('');
     expect((await runCli(['policy', 'disable', 'toggle', '--socket', agent.socket])).stdout).toContain('disabled toggle');
     openWith('/usr/bin/dash', [marker]);
     expect((await runCli(['policy', 'enable', 'toggle', '--socket', agent.socket])).stdout).toContain('enabled toggle');
