@@ -3,19 +3,23 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { BpfObject, RingBuffer, bootTimeOffsetNs, type BpfLink, type BpfMap } from '../native/index.js';
+import { BpfObject, RingBuffer, bootTimeOffsetNs, probeFeatures, type BpfLink, type BpfMap } from '../native/index.js';
 import { LocalServer } from './api/local.js';
 import type { AgentConfig } from './config/config.js';
-import { compactLine, viewOfEvent } from './export/compact.js';
 import { FileSink } from './export/file.js';
-import type { OutputFormat, Sink, SinkStats } from './export/sink.js';
+import type { Sink, SinkStats } from './export/sink.js';
 import { StreamSink } from './export/stream.js';
 import { WallClock } from './pipeline/clock.js';
-import type { PalisadeEvent } from './pipeline/events.js';
 import { STAT_NAMES } from './pipeline/layout.js';
 import { Pipeline, type PipelineCounters } from './pipeline/pipeline.js';
 import { ProcessCache, type ProcessCacheStats } from './process/cache.js';
 import { hostNamespaces, scanProc, seedCache } from './process/procfs.js';
+import { HookRegistry } from './pipeline/hooks.js';
+import type { PolicyRequest } from './api/local.js';
+import { PolicyManager } from '../tracing/manager.js';
+import { readTracepointFormat } from '../tracing/compile/tracefs.js';
+import { SHARED_MAPS, type SharedMaps } from '../tracing/sensor/hook.js';
+import { formatPolicyError } from '../tracing/policy/index.js';
 
 export class AgentStartError extends Error {}
 
@@ -36,15 +40,14 @@ export interface AgentStatus {
 export const VERSION = '0.1.0';
 const SENSOR_PROGRAMS = ['pal_exec', 'pal_fork', 'pal_exit'];
 
-export function formatter(fmt: OutputFormat): (ev: PalisadeEvent, json: string) => string {
-  return fmt === 'json' ? (_ev, json) => json : (ev) => compactLine(viewOfEvent(ev));
-}
 
 export class Agent {
   private obj: BpfObject | null = null;
   private links: BpfLink[] = [];
   private stats: BpfMap | null = null;
   private pipeline: Pipeline | null = null;
+  private policies: PolicyManager | null = null;
+  private readonly hooks = new HookRegistry();
   private server: LocalServer | null = null;
   private timers: NodeJS.Timeout[] = [];
   private readonly cache: ProcessCache;
@@ -83,10 +86,10 @@ export class Agent {
 
     const sinks: Sink[] = [];
     const stdoutMode = cfg.export.stdout === 'auto' ? (process.stdout.isTTY ? 'compact' : 'json') : cfg.export.stdout;
-    if (stdoutMode !== 'none') sinks.push(new StreamSink('stdout', process.stdout, formatter(stdoutMode)));
+    if (stdoutMode !== 'none') sinks.push(new StreamSink('stdout', process.stdout, stdoutMode));
     const f = cfg.export.file;
     if (f) {
-      sinks.push(new FileSink(f.path, { maxBytes: f.maxSizeMb * 1024 * 1024, maxFiles: f.maxFiles }, formatter(f.format)));
+      sinks.push(new FileSink(f.path, { maxBytes: f.maxSizeMb * 1024 * 1024, maxFiles: f.maxFiles }, f.format));
       this.log.info({ path: f.path, max_size_mb: f.maxSizeMb, max_files: f.maxFiles }, 'exporting to file');
     }
 
@@ -98,13 +101,35 @@ export class Agent {
       clock,
       nodeName: cfg.nodeName,
       hostNs,
+      processCred: cfg.enableProcessCred,
+      processNs: cfg.enableProcessNs,
+      hooks: this.hooks,
+      // Bounded work per poll keeps the local API (policy add, status) answering under a flood.
+      pollBudget: 16_384,
       kernelLost: () => this.kernelStats().lost,
     });
     this.pipeline = pipeline;
     pipeline.poll();
 
+    const shared = Object.fromEntries(SHARED_MAPS.map((m) => [m, obj.map(m)])) as SharedMaps;
+    this.policies = new PolicyManager({
+      shared,
+      registry: this.hooks,
+      // The feature probe picks each hook's attach method (kprobe, else fentry) or names what is missing.
+      env: { tracepointFormat: readTracepointFormat, hostNs, attach: probeFeatures().attach },
+      processes: () => this.cache.entries(),
+    });
+    if (cfg.policyDir && existsSync(cfg.policyDir)) {
+      const r = this.policies.addDir(cfg.policyDir);
+      for (const e of r.errors) this.log.error({ policy_error: e }, `policy rejected: ${formatPolicyError(e)}`);
+      this.log.info({ dir: cfg.policyDir, loaded: r.added, rejected: r.errors.length }, 'tracing policies loaded');
+    } else if (cfg.policyDir) {
+      this.log.warn({ dir: cfg.policyDir }, 'policy folder not found: no tracing policies loaded');
+    }
+
     this.server = new LocalServer(cfg.socket, {
       status: () => this.status(),
+      policy: (req) => this.policyRequest(req),
       subscribe: (sink) => pipeline.addSink(sink),
       unsubscribe: (sink) => pipeline.removeSink(sink),
     });
@@ -122,6 +147,34 @@ export class Agent {
         this.cache.gc();
       }), 1000),
     );
+  }
+
+  /** policy_* requests from the local API (palisade policy …). Errors come back as {error}. */
+  private policyRequest(req: PolicyRequest): unknown {
+    const pm = this.policies;
+    if (!pm) return { error: 'the agent is not running yet' };
+    switch (req.op) {
+      case 'policy_add': {
+        this.pipeline?.poll();
+        const r = pm.add(req.text, req.file, req.mode);
+        for (const name of r.added) this.log.info({ policy: name, file: req.file }, 'policy added');
+        return { added: r.added, errors: r.errors.map(formatPolicyError) };
+      }
+      case 'policy_delete':
+        this.pipeline?.poll();
+        pm.delete(req.name);
+        this.pipeline?.poll(); // records written before detach still decode: ids outlive their hooks
+        this.log.info({ policy: req.name }, 'policy deleted');
+        return { deleted: req.name };
+      case 'policy_enable':
+        pm.enable(req.name);
+        return { enabled: req.name };
+      case 'policy_disable':
+        pm.disable(req.name);
+        return { disabled: req.name };
+      case 'policy_list':
+        return { policies: pm.list() };
+    }
   }
 
   /** A bug in one round must not stop the agent: log it and go on with the next round. */
@@ -173,6 +226,8 @@ export class Agent {
   private async doStop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.policies?.close();
+    this.policies = null;
     for (const l of this.links) l.destroy();
     this.links = [];
     if (this.pipeline) {

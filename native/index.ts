@@ -18,6 +18,8 @@ interface NativeObjectHandle {
   setConst(name: string, value: Buffer): void;
   setMapMaxEntries(map: string, n: number): void;
   setAutoload(prog: string, on: boolean): void;
+  reuseMap(name: string, fd: number): void;
+  setAttachTarget(prog: string, target: string): void;
   load(): void;
   programs(): ProgramInfo[];
   maps(): MapInfo[];
@@ -172,6 +174,16 @@ export class BpfObject {
 
   setAutoload(prog: string, on: boolean): void {
     this.#h.setAutoload(prog, on);
+  }
+
+  /** Before load: the kernel function an fentry/fexit/lsm program attaches to (e.g. "file_open" for lsm). */
+  setAttachTarget(prog: string, target: string): void {
+    this.#h.setAttachTarget(prog, target);
+  }
+
+  /** Before load: use an existing map (another object's ring buffer, counters…) instead of creating one. */
+  reuseMap(name: string, map: BpfMap): void {
+    this.#h.reuseMap(name, map.fd);
   }
 
   /** Loads maps and programs. A failed load cannot be retried: open the file again. */

@@ -9,11 +9,20 @@ import type { Sink } from '../export/sink.js';
 
 export interface LocalHandlers {
   status(): unknown;
+  /** policy_* requests: the result (or {error}) as one JSON line. */
+  policy(req: PolicyRequest): unknown;
   subscribe(sink: Sink): void;
   unsubscribe(sink: Sink): void;
 }
 
-export type LocalRequest = { op: 'status' } | { op: 'events' };
+export type PolicyRequest =
+  | { op: 'policy_add'; file: string; text: string; mode?: 'enforce' | 'monitor' }
+  | { op: 'policy_delete' | 'policy_enable' | 'policy_disable'; name: string }
+  | { op: 'policy_list' };
+export type LocalRequest = { op: 'status' } | { op: 'events' } | PolicyRequest;
+
+/** Longest request line: a policy file travels inside one. */
+const MAX_REQUEST = 4 << 20;
 
 /** Bytes a client may fall behind before its events are dropped. */
 const CLIENT_HIGH_WATER = 16 << 20;
@@ -61,7 +70,7 @@ export class LocalServer {
       line += chunk.toString('utf8');
       const nl = line.indexOf('\n');
       if (nl < 0) {
-        if (line.length > 4096) sock.destroy();
+        if (line.length > MAX_REQUEST) sock.destroy();
         return;
       }
       sock.off('data', onData);
@@ -81,9 +90,17 @@ export class LocalServer {
     if (req.op === 'status') {
       sock.end(JSON.stringify(this.handlers.status()) + '\n');
     } else if (req.op === 'events') {
-      const sink = new StreamSink(`client:${this.nextId++}`, sock, (_ev, json) => json, CLIENT_HIGH_WATER);
+      const sink = new StreamSink(`client:${this.nextId++}`, sock, 'json', CLIENT_HIGH_WATER);
       this.handlers.subscribe(sink);
       sock.on('close', () => this.handlers.unsubscribe(sink));
+    } else if (req.op.startsWith('policy_')) {
+      let out: unknown;
+      try {
+        out = this.handlers.policy(req as PolicyRequest);
+      } catch (e) {
+        out = { error: e instanceof Error ? e.message : String(e) };
+      }
+      sock.end(JSON.stringify(out) + '\n');
     } else {
       sock.end(JSON.stringify({ error: `unknown op ${JSON.stringify((req as { op?: unknown }).op)}` }) + '\n');
     }

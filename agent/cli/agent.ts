@@ -15,6 +15,7 @@ interface AgentFlags {
   ringBufferBytes?: string;
   drainIntervalMs?: string;
   socket?: string;
+  policyDir?: string;
   exportStdout?: string;
   exportFile?: string;
   exportFileFormat?: string;
@@ -22,6 +23,8 @@ interface AgentFlags {
   exportFileMaxFiles?: string;
   ancestorsDepth?: string;
   cacheMaxEntries?: string;
+  enableProcessCred?: boolean;
+  enableProcessNs?: boolean;
 }
 
 /** Flags override the file: each sets the config file's field of the same meaning, checked alike. */
@@ -32,6 +35,7 @@ const FLAG_FIELDS: [keyof AgentFlags, string][] = [
   ['ringBufferBytes', 'ring_buffer_bytes'],
   ['drainIntervalMs', 'drain_interval_ms'],
   ['socket', 'socket'],
+  ['policyDir', 'policy_dir'],
   ['exportStdout', 'export.stdout'],
   ['exportFile', 'export.file.path'],
   ['exportFileFormat', 'export.file.format'],
@@ -39,10 +43,13 @@ const FLAG_FIELDS: [keyof AgentFlags, string][] = [
   ['exportFileMaxFiles', 'export.file.max_files'],
   ['ancestorsDepth', 'process_cache.ancestors_depth'],
   ['cacheMaxEntries', 'process_cache.max_entries'],
+  ['enableProcessCred', 'enable_process_cred'],
+  ['enableProcessNs', 'enable_process_ns'],
 ];
 
 export function buildConfig(flags: AgentFlags): AgentConfig {
   const cfg = defaultConfig(join(packageRoot(), 'build', 'bpf'));
+  cfg.policyDir = join(packageRoot(), 'policies', 'default');
   if (flags.config) loadConfigFile(cfg, flags.config);
   for (const [flag, field] of FLAG_FIELDS) {
     const v = flags[flag];
@@ -64,6 +71,7 @@ export function registerAgent(program: Command): void {
     .option('--ring-buffer-bytes <n>', 'kernel ring buffer size, a power of two (default: 16777216)')
     .option('--drain-interval-ms <n>', 'how often the ring buffer is drained (default: 5)')
     .option('--socket <path>', 'local API socket (default: /run/palisade/palisade.sock)')
+    .option('--policy-dir <dir>', "TracingPolicy files to load at start (default: policies/default; '' for none)")
     .option('--export-stdout <mode>', 'auto|json|compact|none: events on stdout (auto: compact on a terminal, else json)')
     .option('--export-file <path>', 'also write events as JSON lines to this file')
     .option('--export-file-format <fmt>', 'json|compact (default: json)')
@@ -71,6 +79,8 @@ export function registerAgent(program: Command): void {
     .option('--export-file-max-files <n>', 'rotated files to keep (default: 5)')
     .option('--ancestors-depth <n>', 'ancestors reported beyond the parent (default: 5)')
     .option('--cache-max-entries <n>', 'process cache bound (default: 65536)')
+    .option('--enable-process-cred', 'add credentials and capabilities to process blocks (as Tetragon --enable-process-cred)')
+    .option('--enable-process-ns', 'add namespaces to process blocks (as Tetragon --enable-process-ns)')
     .action(async (flags: AgentFlags) => {
       let cfg: AgentConfig;
       try {

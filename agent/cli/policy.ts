@@ -3,7 +3,10 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { formatPolicyError, parsePolicies, type PolicyKind, type PolicyMode, type TracingPolicy } from '../../tracing/policy/index.js';
+import type { PolicySummary as LoadedSummary } from '../../tracing/manager.js';
 import { CliError } from './errors.js';
+import { DEFAULT_SOCKET, ask } from './status.js';
+import type { PolicyRequest } from '../api/local.js';
 
 export interface PolicySummary {
   name: string;
@@ -84,6 +87,28 @@ export function renderReports(reports: FileReport[]): string {
   return lines.join('\n');
 }
 
+/** Sends a policy request to the agent; an {error} answer becomes a CliError. */
+async function agentCall<T>(socket: string, req: PolicyRequest): Promise<T> {
+  const line = await ask(socket, req);
+  if (line === '') throw new CliError('the agent closed the connection without answering');
+  const out = JSON.parse(line) as T & { error?: string };
+  if (out.error) throw new CliError(out.error);
+  return out;
+}
+
+const kib = (n: number): string => `${Math.round(n / 1024)} KiB`;
+
+export function renderList(list: LoadedSummary[]): string {
+  if (list.length === 0) return 'no policies loaded';
+  const rows = [['NAME', 'STATE', 'MODE', 'POSTED', 'ENFORCED', 'RATE-LIMITED', 'LOST', 'KERNEL MEMORY', 'HOOKS']];
+  for (const p of list) {
+    const c = p.counts;
+    rows.push([p.name, p.state, p.mode, String(c.posted), String(c.enforced), String(c.rate_limited), String(c.lost), kib(p.kernelMemoryBytes), p.hooks.join(', ')]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+}
+
 export function registerPolicy(program: Command): void {
   const policy = program.command('policy').description('work with TracingPolicy files (Tetragon cilium.io/v1alpha1 format)');
   policy
@@ -98,5 +123,53 @@ export function registerPolicy(program: Command): void {
       const valid = reports.every((r) => r.valid);
       console.log(opts.output === 'json' ? JSON.stringify({ valid, files: reports }, null, 2) : renderReports(reports));
       if (!valid) process.exitCode = 1;
+    });
+
+  const socketOpt = ['--socket <path>', 'agent socket', DEFAULT_SOCKET] as const;
+  policy
+    .command('add')
+    .description('load policies from a file into the running agent (all of the file, or none of it on error)')
+    .argument('<file>', 'YAML file, one or more TracingPolicy documents')
+    .option('--mode <mode>', 'enforce|monitor: overrides spec.options policy-mode')
+    .option(...socketOpt)
+    .action(async (file: string, opts: { mode?: string; socket: string }) => {
+      if (opts.mode !== undefined && opts.mode !== 'enforce' && opts.mode !== 'monitor') {
+        throw new CliError(`--mode: expected enforce or monitor, got ${JSON.stringify(opts.mode)}`, 2);
+      }
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        throw new CliError(`${file}: cannot read file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+      }
+      const req: PolicyRequest = { op: 'policy_add', file, text };
+      if (opts.mode) req.mode = opts.mode;
+      const r = await agentCall<{ added: string[]; errors: string[] }>(opts.socket, req);
+      for (const name of r.added) console.log(`added ${name}`);
+      if (r.errors.length > 0) throw new CliError(r.errors.join('\n'));
+    });
+  for (const [verb, op, done] of [
+    ['delete', 'policy_delete', 'deleted'],
+    ['enable', 'policy_enable', 'enabled'],
+    ['disable', 'policy_disable', 'disabled'],
+  ] as const) {
+    policy
+      .command(verb)
+      .description(`${verb} a loaded policy by name`)
+      .argument('<name>')
+      .option(...socketOpt)
+      .action(async (name: string, opts: { socket: string }) => {
+        await agentCall(opts.socket, { op, name });
+        console.log(`${done} ${name}`);
+      });
+  }
+  policy
+    .command('list')
+    .description('loaded policies: state, mode, events posted and enforced, kernel memory, hooks')
+    .option('-o, --output <fmt>', 'text|json', 'text')
+    .option(...socketOpt)
+    .action(async (opts: { output: string; socket: string }) => {
+      const r = await agentCall<{ policies: LoadedSummary[] }>(opts.socket, { op: 'policy_list' });
+      console.log(opts.output === 'json' ? JSON.stringify(r.policies, null, 2) : renderList(r.policies));
     });
 }

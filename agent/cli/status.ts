@@ -1,13 +1,14 @@
 // `palisade status`: the running agent's counters.
 import type { Command } from 'commander';
-import { request } from '../api/local.js';
+import { request, type LocalRequest } from '../api/local.js';
 import type { AgentStatus } from '../daemon.js';
 import { CliError } from './errors.js';
 
 export const DEFAULT_SOCKET = '/run/palisade/palisade.sock';
 
-async function readLine(path: string, op: 'status'): Promise<string> {
-  const sock = await request(path, { op });
+/** One request, one JSON line back. */
+export async function ask(path: string, req: LocalRequest): Promise<string> {
+  const sock = await request(path, req);
   let data = '';
   for await (const chunk of sock) data += String(chunk);
   return data.trim();
@@ -34,7 +35,7 @@ export function registerStatus(program: Command): void {
     .option('--socket <path>', 'agent socket', DEFAULT_SOCKET)
     .option('-o, --output <fmt>', 'text|json', 'text')
     .action(async (opts: { socket: string; output: string }) => {
-      const line = await readLine(opts.socket, 'status');
+      const line = await ask(opts.socket, { op: 'status' });
       if (line === '') throw new CliError('the agent closed the connection without answering');
       if (opts.output === 'json') console.log(line);
       else console.log(renderStatus(JSON.parse(line) as AgentStatus));

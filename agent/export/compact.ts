@@ -27,6 +27,53 @@ export interface CompactView {
   count?: number | undefined;
   reason?: string | undefined;
   where?: string | undefined;
+  /** Hook events: the hook (syscalls/sys_enter_openat, a function, binary:symbol), args as text, action. */
+  hook?: string | undefined;
+  detail?: string | undefined;
+  action?: string | undefined;
+  enforced?: boolean | undefined;
+  policy?: string | undefined;
+}
+
+const VERBS: Array<[RegExp, string]> = [
+  [/open/, '📬 open   '], [/write/, '📝 write  '], [/read/, '📖 read   '], [/connect/, '🔌 connect'],
+  [/unlink|rmdir/, '🧹 unlink '], [/rename/, '🔀 rename '], [/setuid|setgid|setres|setre|capset/, '🔑 setid  '],
+  [/module/, '🧩 module '], [/bpf/, '🐝 bpf    '], [/kill/, '🔫 kill   '],
+];
+
+const ACTIONS: Record<string, [string, string]> = {
+  KPROBE_ACTION_SIGKILL: ['💀 killed', 'would kill'],
+  KPROBE_ACTION_SIGNAL: ['⚡ signalled', 'would signal'],
+  KPROBE_ACTION_OVERRIDE: ['⛔ denied', 'would deny'],
+};
+
+function hookLine(v: CompactView): string {
+  const name = (v.hook ?? '').replace(/^.*\/(sys_enter_|sys_exit_)?/, '');
+  const verb = VERBS.find(([re]) => re.test(name))?.[1] ?? `🔍 ${name}`;
+  const act = v.action ? ACTIONS[v.action] : undefined;
+  const suffix = act ? (v.enforced ? ` ${act[0]}` : ` (monitor: ${act[1]})`) : '';
+  return `${verb} ${who(v)} ${v.detail ?? ''}${suffix}`;
+}
+
+type JsonArg = Record<string, unknown>;
+
+/** An argument from the JSON form as the same plain text the pipeline gives internal events. */
+function argText(a: JsonArg): string {
+  if ('string_arg' in a) return String(a.string_arg);
+  if ('bytes_arg' in a) return `<${Buffer.from(String(a.bytes_arg), 'base64').length} bytes>`;
+  if ('sockaddr_arg' in a) {
+    const s = a.sockaddr_arg as { family?: string; addr?: string; port?: number };
+    if (!s.addr) return String(s.family);
+    return s.family === 'AF_INET6' ? `[${s.addr}]:${s.port}` : `${s.addr}:${s.port}`;
+  }
+  const v = Object.values(a)[0];
+  return String(v);
+}
+
+function hookOfJson(body: Record<string, unknown>): string {
+  if (typeof body.subsys === 'string') return `${body.subsys}/${String(body.event)}`;
+  if (typeof body.symbol === 'string') return `${String(body.path)}:${body.symbol}`;
+  return String(body.function_name ?? '');
 }
 
 function who(v: CompactView): string {
@@ -40,6 +87,11 @@ export function compactLine(v: CompactView): string {
       return `🚀 process ${who(v)}`;
     case 'process_exit':
       return `💥 exit    ${who(v)} ${v.signal ? v.signal : String(v.status ?? 0)}`;
+    case 'process_tracepoint':
+    case 'process_kprobe':
+    case 'process_uprobe':
+    case 'process_lsm':
+      return hookLine(v);
     case 'events_lost':
       return `⚠️  lost    ${String(v.count)} events (${String(v.reason)} in ${String(v.where)})`;
     default:
@@ -56,6 +108,12 @@ export function viewOfJson(ev: JsonEvent): CompactView {
     type, pid: p?.pid, binary: p?.binary, arguments: p?.arguments,
     status: body.status as number | undefined, signal: body.signal as string | undefined,
     count: body.count as number | undefined, reason: body.reason as string | undefined, where: body.where as string | undefined,
+    ...(Array.isArray(body.args)
+      ? {
+        hook: hookOfJson(body), detail: (body.args as JsonArg[]).map(argText).join(' '), action: body.action as string,
+        enforced: body.enforced as boolean | undefined, policy: body.policy_name as string,
+      }
+      : {}),
   };
 }
 
@@ -64,6 +122,15 @@ export function viewOfEvent(ev: PalisadeEvent): CompactView {
   switch (ev.type) {
     case 'events_lost':
       return ev;
+    case 'process_tracepoint':
+    case 'process_kprobe':
+    case 'process_uprobe':
+    case 'process_lsm':
+      return {
+        type: ev.type, pid: ev.process.pid, binary: ev.process.binary, arguments: ev.process.arguments,
+        hook: ev.hook.label, detail: ev.argsText, action: ev.action, enforced: ev.action === 'KPROBE_ACTION_POST' ? undefined : ev.enforced,
+        policy: ev.hook.policyName,
+      };
     case 'process_exit':
       return { type: ev.type, pid: ev.process.pid, binary: ev.process.binary, arguments: ev.process.arguments, status: ev.status, signal: ev.signal };
     default:

@@ -1,68 +1,82 @@
-// The hook registry: what a pal_hook record's hook_id means (which policy, which hook, how to
-// read its arguments). Tracing sensors register hooks here when they load a policy.
+// The hook registry: what a pal_hook record's hook_id means (which policy, which hook, how to read
+// its arguments), and how a hook event reads as JSON and as a compact line.
+import type { ArgDecode } from '../../tracing/compile/compile.js';
+import type { HookIds, HookRegistration } from '../../tracing/manager.js';
 
-/** Raw argument types a hook record carries in its 64-bit slots. */
-export type HookArgType = 'int' | 'uint' | 'long' | 'ulong' | 'size_t';
+export type HookEventType = HookRegistration['event'];
 
-export type HookEventType = 'process_tracepoint' | 'process_kprobe' | 'process_uprobe' | 'process_lsm';
-
-export interface HookInfo {
+export interface HookInfo extends HookRegistration {
   id: number;
-  event: HookEventType;
-  policyName: string;
-  /** "syscalls/sys_enter_openat", a kernel function, "binary:symbol" … */
-  hook: string;
-  args: HookArgType[];
-  message: string;
-  tags: string[];
-  /** Pre-built JSON of the fixed part, so an event costs no JSON.stringify for it. */
+  /** Pre-built JSON of the fixed part: policy_name, message, tags. */
   fixedJson: string;
 }
 
-export class HookRegistry {
-  private readonly hooks: (HookInfo | undefined)[] = [];
+/** Records of a removed hook may still sit in the ring: its id stays readable this long. */
+const RETIRE_MS = 10_000;
 
-  register(info: Omit<HookInfo, 'id' | 'fixedJson'>): HookInfo {
-    let id = this.hooks.indexOf(undefined);
-    if (id < 0) id = this.hooks.length;
+export class HookRegistry implements HookIds {
+  private readonly hooks = new Map<number, HookInfo>();
+  private next = 0;
+
+  register(info: HookRegistration): number {
+    const id = this.next++;
     const fixedJson =
-      `"policy_name":${JSON.stringify(info.policyName)},"hook":${JSON.stringify(info.hook)}` +
+      `"policy_name":${JSON.stringify(info.policyName)}` +
       (info.message ? `,"message":${JSON.stringify(info.message)}` : '') +
       (info.tags.length > 0 ? `,"tags":${JSON.stringify(info.tags)}` : '');
-    const full: HookInfo = { ...info, id, fixedJson };
-    this.hooks[id] = full;
-    return full;
+    this.hooks.set(id, { ...info, id, fixedJson });
+    return id;
   }
 
+  /** Ids are never reused, so a late record of a removed hook is still decoded, not misread. */
   unregister(id: number): void {
-    this.hooks[id] = undefined;
+    setTimeout(() => this.hooks.delete(id), RETIRE_MS).unref();
   }
 
   get(id: number): HookInfo | undefined {
-    return this.hooks[id];
+    return this.hooks.get(id);
   }
 }
 
-/** Tetragon's names for the action taken. */
+/** Tetragon's names for the action taken, by PAL_ACTION_*. */
 export const ACTION_NAMES = ['KPROBE_ACTION_POST', 'KPROBE_ACTION_SIGKILL', 'KPROBE_ACTION_SIGNAL', 'KPROBE_ACTION_OVERRIDE'];
 
-const ARG_KEYS: Record<HookArgType, string> = {
+const INT_KEYS: Partial<Record<ArgDecode, string>> = {
   int: 'int_arg', uint: 'uint_arg', long: 'long_arg', ulong: 'ulong_arg', size_t: 'size_arg',
 };
 
-/** Arguments as Tetragon prints them: [{"int_arg":3},{"size_arg":"4096"}]. lo/hi are u32 halves. */
-export function hookArgJson(type: HookArgType, lo: number, hi: number): string {
-  switch (type) {
-    case 'int':
-      return `{"int_arg":${lo | 0}}`;
-    case 'uint':
-      return `{"uint_arg":${lo >>> 0}}`;
-    default: {
-      // 64-bit values as strings when they do not fit a double exactly, as protobuf JSON does.
-      const neg = type === 'long' && hi >= 0x80000000;
-      const v = neg ? -((~hi >>> 0) * 4294967296 + (~lo >>> 0) + 1) : hi * 4294967296 + lo;
-      const text = Number.isSafeInteger(v) ? String(v) : (neg ? BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0)) : (BigInt(hi) << 32n) | BigInt(lo >>> 0)).toString();
-      return `{"${ARG_KEYS[type]}":"${text}"}`;
-    }
+/** An integer argument as Tetragon prints it: {"int_arg":3}, {"size_arg":"4096"}. lo/hi are u32 halves. */
+export function hookIntJson(type: ArgDecode, lo: number, hi: number): string {
+  if (type === 'int') return `{"int_arg":${lo | 0}}`;
+  if (type === 'uint') return `{"uint_arg":${lo >>> 0}}`;
+  return `{"${INT_KEYS[type] ?? 'long_arg'}":"${int64Text(type === 'long', lo, hi)}"}`;
+}
+
+/** 64-bit values as decimal strings (protobuf JSON does the same for 64-bit fields). */
+export function int64Text(signed: boolean, lo: number, hi: number): string {
+  const neg = signed && hi >= 0x80000000;
+  const v = neg ? -((~hi >>> 0) * 4294967296 + (~lo >>> 0) + 1) : hi * 4294967296 + (lo >>> 0);
+  if (Number.isSafeInteger(v)) return String(v);
+  const u = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  return (neg ? BigInt.asIntN(64, u) : u).toString();
+}
+
+const FAMILIES: Record<number, string> = { 1: 'AF_UNIX', 2: 'AF_INET', 10: 'AF_INET6' };
+
+/** A struct sockaddr (28 bytes read from the process) as JSON members and as text. */
+export function sockaddrOf(b: Buffer, at: number): { json: string; text: string } {
+  const family = b.readUInt16LE(at);
+  const port = b.readUInt16BE(at + 2);
+  let addr = '';
+  if (family === 2) addr = `${b[at + 4]}.${b[at + 5]}.${b[at + 6]}.${b[at + 7]}`;
+  else if (family === 10) {
+    const g: string[] = [];
+    for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(at + 8 + 2 * i).toString(16));
+    addr = g.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
   }
+  const fam = FAMILIES[family] ?? String(family);
+  return {
+    json: `{"sockaddr_arg":{"family":"${fam}"${addr ? `,"addr":"${addr}","port":${port}` : ''}}}`,
+    text: addr ? (family === 10 ? `[${addr}]:${port}` : `${addr}:${port}`) : fam,
+  };
 }

@@ -25,9 +25,15 @@ export const FORK = {
 } as const;
 
 export const HOOK = {
-  hdr: 0, pid: 16, tid: 20, start_boottime: 24, hook_id: 32, action: 36, nargs: 38, args: 40, $size: 88,
+  hdr: 0, pid: 16, tid: 20, start_boottime: 24, hook_id: 32, action: 36, nargs: 38, selector: 39,
+  flags: 40, value: 44, args: 48, data: 96, $size: 96,
 } as const;
 export const HOOK_ARGS = 6;
+
+/** pal_hook.flags */
+export const HOOK_ENFORCED = 1 << 0;
+export const hookArgTrunc = (i: number): number => 1 << (8 + i);
+export const hookArgFault = (i: number): number => 1 << (16 + i);
 
 /** pal_exec.flags */
 export const EXEC_ARGS_TRUNC = 1 << 0;
@@ -43,7 +49,7 @@ export const NS_NAMES = [
 ] as const;
 
 /** enum pal_stat: indices into the per-CPU pal_stats array. */
-export const STAT_NAMES = ['lost_exec', 'lost_exit', 'lost_fork', 'lost_hook', 'sent'] as const;
+export const STAT_NAMES = ['lost_exec', 'lost_exit', 'lost_fork', 'lost_hook', 'sent', 'lost_mark'] as const;
 
 export const LAYOUTS: Record<string, Record<string, number>> = {
   pal_hdr: HDR,

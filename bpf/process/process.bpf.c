@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Process lifecycle sensor: exec, fork and exit of every process on the host. */
 #include "palisade/common.h"
+#include "palisade/marks.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -19,6 +20,8 @@ struct exec_scratch {
 	struct pal_exec ev;
 	char data[PAL_DATA_SIZE];
 	const unsigned char *names[PAL_PATH_DEPTH];
+	struct pal_bin_key bkey;
+	char bkey_pad[256 - PAL_BIN_PATH]; /* lets writes at (i & 255) stay inside */
 };
 
 struct {
@@ -193,6 +196,73 @@ static __always_inline void read_namespaces(struct pal_exec *ev, struct task_str
 	}
 }
 
+/* ---- matchBinaries marks (palisade/marks.h) ---- */
+
+struct rev_ctx {
+	struct exec_scratch *s;
+	__u32 len;
+};
+
+static long rev_step(__u32 i, void *data)
+{
+	struct rev_ctx *c = data;
+
+	if (i >= c->len)
+		return 1;
+	c->s->bkey.path[i & 255] = c->s->data[(c->len - 1 - i) & PAL_DATA_MASK];
+	return 0;
+}
+
+static __always_inline __u64 bin_lookup(struct pal_bin_key *k, __u32 kind, __u32 bytes)
+{
+	__u64 *v;
+
+	k->kind = bpf_htonl(kind);
+	k->prefixlen = 32 + 8 * bytes;
+	v = bpf_map_lookup_elem(&pal_bin_names, k);
+	return v ? *v : 0;
+}
+
+/* Binary at s->data[0, blen): the new bits are what this path matches plus the inherited bits a
+ * filter keeps across exec (followChildren, followForks). */
+static __always_inline void exec_marks(struct exec_scratch *s, __u32 tgid, __u32 blen)
+{
+	__u32 zero = 0;
+	struct pal_marks_cfg *cfg = bpf_map_lookup_elem(&pal_marks_cfg, &zero);
+	struct rev_ctx rc = { .s = s };
+	__u64 bits;
+	__u32 n;
+
+	if (!cfg || !cfg->active)
+		return;
+	bits = pal_marks_of(tgid) & cfg->keep_on_exec;
+	n = blen < PAL_BIN_PATH - 1 ? blen : PAL_BIN_PATH - 1;
+	asm volatile("%[n] &= %[m]" : [n] "+r"(n) : [m] "i"(255)); /* the bound, where the verifier sees it */
+	if (n > 0 && n < PAL_BIN_PATH && bpf_probe_read_kernel(s->bkey.path, n, s->data) == 0) {
+		bits |= bin_lookup(&s->bkey, PAL_BIN_PREFIX, n);
+		if (blen < PAL_BIN_PATH - 1) {
+			s->bkey.path[n] = 0;
+			bits |= bin_lookup(&s->bkey, PAL_BIN_EXACT, n + 1);
+		}
+		/* the last n bytes, last byte first */
+		rc.len = blen;
+		bpf_loop(n, rev_step, &rc, 0);
+		bits |= bin_lookup(&s->bkey, PAL_BIN_POSTFIX, n);
+	}
+	if (bits == 0)
+		bpf_map_delete_elem(&pal_proc_marks, &tgid);
+	else if (bpf_map_update_elem(&pal_proc_marks, &tgid, &bits, BPF_ANY))
+		pal_count(PAL_STAT_LOST_MARK);
+}
+
+static __always_inline bool marks_active(void)
+{
+	__u32 zero = 0;
+	struct pal_marks_cfg *cfg = bpf_map_lookup_elem(&pal_marks_cfg, &zero);
+
+	return cfg && cfg->active;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(pal_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -245,6 +315,7 @@ int BPF_PROG(pal_exec, struct task_struct *task, pid_t old_pid, struct linux_bin
 		ev->flags |= PAL_EXEC_BIN_TRUNC;
 	ev->binary_len = len;
 	pos += len;
+	exec_marks(s, ev->pid, len);
 
 	/* argv, NUL separated, straight from the new image's stack */
 	{
@@ -306,6 +377,13 @@ int BPF_PROG(pal_fork, struct task_struct *parent_task, struct task_struct *chil
 
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0; /* a new thread, not a new process */
+	if (marks_active()) {
+		__u32 ptgid = BPF_CORE_READ(parent_task, tgid), ctgid = BPF_CORE_READ(child, tgid);
+		__u64 bits = pal_marks_of(ptgid);
+
+		if (bits && bpf_map_update_elem(&pal_proc_marks, &ctgid, &bits, BPF_ANY))
+			pal_count(PAL_STAT_LOST_MARK);
+	}
 	ev = bpf_ringbuf_reserve(&pal_events, sizeof(*ev), 0);
 	if (!ev) {
 		pal_count(PAL_STAT_LOST_FORK);
@@ -335,6 +413,11 @@ int BPF_PROG(pal_exit, struct task_struct *task)
 	/* Only the last thread of a process reports the process' exit. */
 	if (BPF_CORE_READ(sig, live.counter) != 0)
 		return 0;
+	if (marks_active()) {
+		__u32 tgid = BPF_CORE_READ(task, tgid);
+
+		bpf_map_delete_elem(&pal_proc_marks, &tgid);
+	}
 	if (BPF_CORE_READ(sig, flags) & PAL_SIGNAL_GROUP_EXIT)
 		code = BPF_CORE_READ(sig, group_exit_code);
 	else

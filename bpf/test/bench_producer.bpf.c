@@ -39,6 +39,9 @@ static long emit_one(__u32 i, void *data)
 	h->hook_id = 0;
 	h->action = PAL_ACTION_POST;
 	h->nargs = 2;
+	h->selector = 0;
+	h->flags = 0;
+	h->value = 0;
 	h->args[0] = c->seq + i;
 	h->args[1] = c->cpu;
 	h->args[2] = 0;

@@ -57,6 +57,8 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
                            InstanceMethod<&NativeObject::SetConst>("setConst"),
                            InstanceMethod<&NativeObject::SetMapMaxEntries>("setMapMaxEntries"),
                            InstanceMethod<&NativeObject::SetAutoload>("setAutoload"),
+                           InstanceMethod<&NativeObject::ReuseMap>("reuseMap"),
+                           InstanceMethod<&NativeObject::SetAttachTarget>("setAttachTarget"),
                            InstanceMethod<&NativeObject::Load>("load"),
                            InstanceMethod<&NativeObject::Programs>("programs"),
                            InstanceMethod<&NativeObject::Maps>("maps"),
@@ -196,6 +198,33 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     LogCapture log;
     int rc = bpf_map__set_max_entries(m, n);
     if (rc < 0) ThrowErrno(env, op, -rc, "setMapMaxEntries '" + name + "'", log.Tail());
+  }
+
+  // Before load: the object uses an existing map (by fd) instead of creating its own, so several
+  // objects share one ring buffer or one process table. libbpf dups the fd.
+  void ReuseMap(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const char* op = "reuseMap";
+    std::string name = ArgString(info, 0, "map");
+    uint32_t fd = ArgU32(info, 1, "fd");
+    Live(env, op, true);
+    bpf_map* m = FindMap(env, op, name);
+    LogCapture log;
+    int rc = bpf_map__reuse_fd(m, static_cast<int>(fd));
+    if (rc < 0) ThrowErrno(env, op, -rc, "reuseMap '" + name + "'", log.Tail());
+  }
+
+  // Before load: the kernel function an fentry/fexit/lsm/fmod_ret program attaches to.
+  void SetAttachTarget(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const char* op = "setAttachTarget";
+    std::string name = ArgString(info, 0, "prog");
+    std::string target = ArgString(info, 1, "target");
+    Live(env, op, true);
+    bpf_program* p = FindProgram(env, op, name);
+    LogCapture log;
+    int rc = bpf_program__set_attach_target(p, 0, target.c_str());
+    if (rc < 0) ThrowErrno(env, op, -rc, "setAttachTarget '" + name + "' to '" + target + "'", log.Tail());
   }
 
   void SetAutoload(const Napi::CallbackInfo& info) {

@@ -11,7 +11,7 @@ let work: string;
 
 beforeAll(async () => {
   work = realpathSync(mkdtempSync(join(tmpdir(), 'pal-proc-')));
-  agent = await startAgent();
+  agent = await startAgent(['--enable-process-cred', '--enable-process-ns']);
 });
 
 afterAll(async () => {
@@ -100,7 +100,13 @@ describe('process_exec and process_exit', () => {
     const reader = spawn(join(import.meta.dirname, '../../bin/palisade'), ['events', '--socket', agent.socket, '--binary', 'true', '-o', 'compact']);
     let out = '';
     reader.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await new Promise((r) => setTimeout(r, 500));
+    // Only what happens after the reader subscribed reaches it: wait until the agent counts it.
+    const subscribed = Date.now() + 10_000;
+    while (Date.now() < subscribed) {
+      const st = JSON.parse((await runCli(['status', '-o', 'json', '--socket', agent.socket])).stdout) as { clients: number };
+      if (st.clients >= 1) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const marker = `stream-${process.pid}`;
     execFileSync('/bin/true', [marker]);
     execFileSync('/bin/echo', [marker]);

@@ -31,10 +31,12 @@ export function rotatedFiles(file: string): string[] {
   return [...rotated, base].map((n) => join(dir, n)).filter((p) => existsSync(p));
 }
 
+/** Complete lines only: the agent may be writing the last one right now. */
 export function readRotated(file: string): string[] {
   const lines: string[] = [];
   for (const p of rotatedFiles(file)) {
-    for (const l of readFileSync(p, 'utf8').split('\n')) if (l !== '') lines.push(l);
+    const text = readFileSync(p, 'utf8');
+    for (const l of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) if (l !== '') lines.push(l);
   }
   return lines;
 }
@@ -43,7 +45,7 @@ export async function startAgent(extra: string[] = [], opts: { socket?: string }
   const dir = mkdtempSync(join(tmpdir(), 'pal-e2e-'));
   const file = join(dir, 'events.log');
   const socket = opts.socket ?? join(dir, 'palisade.sock');
-  const proc = spawn(PALISADE, ['agent', '--export-stdout', 'none', '--export-file', file, '--socket', socket, '--log-level', 'info', ...extra], {
+  const proc = spawn(PALISADE, ['agent', '--export-stdout', 'none', '--export-file', file, '--socket', socket, '--log-level', 'info', '--policy-dir', '', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

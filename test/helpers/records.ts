@@ -66,14 +66,30 @@ export function exitFrame(pid: number, ktime: bigint, start: bigint, code: numbe
   });
 }
 
-export function hookFrame(pid: number, ktime: bigint, start: bigint, hookId: number, args: bigint[]): Buffer {
-  return frame(EV_HOOK, HOOK.$size, ktime, (r) => {
+/** A hook record: numbers stay in their slots; Buffers go to data[] with (len << 32 | offset) slots. */
+export function hookFrame(
+  pid: number, ktime: bigint, start: bigint, hookId: number, args: Array<bigint | Buffer>,
+  opts: { action?: number; flags?: number } = {},
+): Buffer {
+  const data = Buffer.concat(args.filter((a): a is Buffer => Buffer.isBuffer(a)));
+  return frame(EV_HOOK, HOOK.$size + data.length, ktime, (r) => {
     r.writeUInt32LE(pid, HOOK.pid);
     r.writeUInt32LE(pid, HOOK.tid);
     r.writeBigUInt64LE(start, HOOK.start_boottime);
     r.writeUInt32LE(hookId, HOOK.hook_id);
-    r.writeUInt16LE(args.length, HOOK.nargs);
-    args.forEach((a, i) => r.writeBigUInt64LE(BigInt.asUintN(64, a), HOOK.args + 8 * i));
+    r.writeUInt16LE(opts.action ?? 0, HOOK.action);
+    r.writeUInt8(args.length, HOOK.nargs);
+    r.writeUInt32LE(opts.flags ?? 0, HOOK.flags);
+    let pos = 0;
+    args.forEach((a, i) => {
+      if (Buffer.isBuffer(a)) {
+        r.writeBigUInt64LE((BigInt(a.length) << 32n) | BigInt(pos), HOOK.args + 8 * i);
+        a.copy(r, HOOK.data + pos);
+        pos += a.length;
+      } else {
+        r.writeBigUInt64LE(BigInt.asUintN(64, a), HOOK.args + 8 * i);
+      }
+    });
   });
 }
 

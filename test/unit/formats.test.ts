@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { capNames, parseCapHex } from '../../agent/process/capabilities.js';
 import { compactLine, viewOfJson } from '../../agent/export/compact.js';
 import { decodeWaitStatus } from '../../agent/pipeline/events.js';
-import { hookArgJson } from '../../agent/pipeline/hooks.js';
+import { hookIntJson } from '../../agent/pipeline/hooks.js';
 import { parseStat } from '../../agent/process/procfs.js';
 import { matches } from '../../agent/cli/events.js';
 
@@ -28,11 +28,11 @@ describe('small formats', () => {
   });
 
   it('prints hook arguments as Tetragon does, 64-bit values exactly', () => {
-    expect(hookArgJson('int', 0xffffffff, 0)).toBe('{"int_arg":-1}');
-    expect(hookArgJson('uint', 0xffffffff, 0)).toBe('{"uint_arg":4294967295}');
-    expect(hookArgJson('size_t', 0xffffffff, 0xffffffff)).toBe('{"size_arg":"18446744073709551615"}');
-    expect(hookArgJson('long', 0xfffffffe, 0xffffffff)).toBe('{"long_arg":"-2"}');
-    expect(hookArgJson('ulong', 5, 1)).toBe('{"ulong_arg":"4294967301"}');
+    expect(hookIntJson('int', 0xffffffff, 0)).toBe('{"int_arg":-1}');
+    expect(hookIntJson('uint', 0xffffffff, 0)).toBe('{"uint_arg":4294967295}');
+    expect(hookIntJson('size_t', 0xffffffff, 0xffffffff)).toBe('{"size_arg":"18446744073709551615"}');
+    expect(hookIntJson('long', 0xfffffffe, 0xffffffff)).toBe('{"long_arg":"-2"}');
+    expect(hookIntJson('ulong', 5, 1)).toBe('{"ulong_arg":"4294967301"}');
   });
 
   it('prints compact lines for exec, exit and loss', () => {

@@ -1,29 +1,11 @@
 // The decoders read records by offset: check every offset against the BTF the compiler wrote.
-import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { FRAME_HEADER, LAYOUTS } from '../../agent/pipeline/layout.js';
 import { RingBuffer } from '../../native/index.js';
+import { TRACING_LAYOUTS } from '../../tracing/compile/layout.js';
+import { btfStructs } from '../helpers/btf.js';
 
 const OBJ = 'build/bpf/process.bpf.o';
-
-/** struct name → { member: byte offset, $size } from `bpftool btf dump format raw`. */
-function btfStructs(obj: string): Map<string, Record<string, number>> {
-  const text = execFileSync('bpftool', ['btf', 'dump', 'file', obj, 'format', 'raw'], { encoding: 'utf8' });
-  const out = new Map<string, Record<string, number>>();
-  let cur: Record<string, number> | null = null;
-  for (const line of text.split('\n')) {
-    const s = /^\[\d+\] STRUCT '(\w+)' size=(\d+)/.exec(line);
-    if (s) {
-      cur = { $size: Number(s[2]) };
-      out.set(s[1]!, cur);
-      continue;
-    }
-    const m = /^\s+'(\w+)' type_id=\d+ bits_offset=(\d+)/.exec(line);
-    if (m && cur) cur[m[1]!] = Number(m[2]) / 8;
-    else if (!line.startsWith('\t')) cur = null;
-  }
-  return out;
-}
 
 describe('record layout', () => {
   it('matches the BTF of the built process sensor', () => {
@@ -32,6 +14,13 @@ describe('record layout', () => {
       const actual = btf.get(name);
       expect(actual, `struct ${name} in ${OBJ}`).toBeDefined();
       expect(layout, `struct ${name}`).toEqual(actual);
+    }
+  });
+
+  it('tracing config and map keys match the BTF of the generic hook object', () => {
+    const btf = btfStructs('build/bpf/generic.bpf.o');
+    for (const [name, layout] of Object.entries(TRACING_LAYOUTS)) {
+      expect(layout, `struct ${name}`).toEqual(btf.get(name));
     }
   });
 

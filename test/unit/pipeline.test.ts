@@ -104,18 +104,42 @@ describe('Pipeline', () => {
     expect(sink.json().slice(1).every((e) => e.process_exit.process.flags === 'clone')).toBe(true);
   });
 
-  it('decodes hook records through the registry', () => {
+  it('decodes hook records through the registry: numbers, strings, socket addresses, actions', () => {
     const { source, sink, hooks, p } = setup();
-    const h = hooks.register({ event: 'process_tracepoint', policyName: 'pol', hook: 'syscalls/sys_enter_getppid', args: ['int', 'size_t'], message: 'm', tags: ['t'] });
+    const id = hooks.register({
+      event: 'process_tracepoint', policyName: 'pol', hookJson: '"subsys":"syscalls","event":"sys_enter_connect"',
+      label: 'syscalls/sys_enter_connect', args: ['int', 'size_t', 'string', 'sockaddr'], message: 'm', tags: ['t'], mode: 'monitor',
+    });
+    const sa = Buffer.alloc(28);
+    sa.writeUInt16LE(2, 0);
+    sa.writeUInt16BE(8080, 2);
+    Buffer.from([127, 0, 0, 1]).copy(sa, 4);
     source.push(
       execFrame({ pid: 7, ppid: 1, ktime: 1n, start: 1n, parentStart: 0n, binary: '/bin/x', args: ['x'], cwd: '/', cgroup: '/' }),
-      hookFrame(7, 5n, 1n, h.id, [-5n, 4096n]),
+      hookFrame(7, 5n, 1n, id, [-5n, 4096n, Buffer.from('/etc/ünï'), sa], { action: 1, flags: 1 << (8 + 2) }),
       hookFrame(7, 5n, 1n, 99, [1n]),
     );
     p.poll();
     const ev = sink.json()[1]!.process_tracepoint;
-    expect(ev).toMatchObject({ policy_name: 'pol', hook: 'syscalls/sys_enter_getppid', message: 'm', tags: ['t'], action: 'KPROBE_ACTION_POST' });
-    expect(ev.args).toEqual([{ int_arg: -5 }, { size_arg: '4096' }]);
+    expect(ev).toMatchObject({
+      subsys: 'syscalls', event: 'sys_enter_connect', policy_name: 'pol', message: 'm', tags: ['t'],
+      action: 'KPROBE_ACTION_SIGKILL', enforced: false, policy_mode: 'monitor', truncated_args: [2],
+    });
+    expect(ev.args).toEqual([{ int_arg: -5 }, { size_arg: '4096' }, { string_arg: '/etc/ünï' }, { sockaddr_arg: { family: 'AF_INET', addr: '127.0.0.1', port: 8080 } }]);
+    expect(p.counters.decodeErrors).toBe(1);
+    const fromEvent = compactLine(viewOfEvent(sink.events[1]!));
+    expect(fromEvent).toBe('🔌 connect [7] /bin/x -5 4096 /etc/ünï 127.0.0.1:8080 (monitor: would kill)');
+    expect(compactLine(viewOfJson(JSON.parse(sink.lines[1]!)))).toBe(fromEvent);
+  });
+
+  it('counts a hook record whose string runs past the record as a decode error', () => {
+    const { source, sink, hooks, p } = setup();
+    const id = hooks.register({ event: 'process_tracepoint', policyName: 'pol', hookJson: '"subsys":"s","event":"e"', label: 's/e', args: ['string'], message: '', tags: [], mode: 'enforce' });
+    const bad = hookFrame(7, 5n, 1n, id, [Buffer.from('abc')]);
+    bad.writeBigUInt64LE((500n << 32n) | 0n, 8 + 48); // len 500 in a 3-byte data[]
+    source.push(execFrame({ pid: 7, ppid: 1, ktime: 1n, start: 1n, parentStart: 0n, binary: '/bin/x', args: ['x'], cwd: '/', cgroup: '/' }), bad);
+    p.poll();
+    expect(sink.lines).toHaveLength(1);
     expect(p.counters.decodeErrors).toBe(1);
   });
 

@@ -18,8 +18,8 @@ export const LIMITS = {
   mapValues: 1024,
   /** Map entries a filter may expand to (ranges in InMap and ports become one entry per number). */
   mapEntries: 65536,
-  /** Bytes of an Equal or Prefix string value. */
-  stringValueBytes: 255,
+  /** Bytes of an Equal or Prefix string value: an LPM trie key holds 256 bytes, 4 of them the filter id, 1 the NUL. */
+  stringValueBytes: 251,
   /** Bytes of a Postfix value: matched by reverse copy into an LPM key. Tetragon: 127. */
   postfixValueBytes: 127,
   /** Bytes of a SubString value. Tetragon: fewer than 100. */
@@ -32,8 +32,8 @@ export const LIMITS = {
   matchBinariesPerSelector: 1,
   /** Paths per matchBinaries. */
   binaryValues: 128,
-  /** Bytes of a matchBinaries path. Tetragon: 255 (BINARY_PATH_MAX_LEN - 1). */
-  binaryPathBytes: 255,
+  /** Bytes of a matchBinaries path (Tetragon: 255). Ours live in a 256-byte LPM key with a 4-byte kind and the NUL. */
+  binaryPathBytes: 251,
   /** matchNamespaces per selector. Tetragon: 10 on kernels >= 5.3. */
   matchNamespacesPerSelector: 10,
   /** Values per matchNamespaces entry. Tetragon: 4. */

@@ -81,11 +81,19 @@ struct pal_fork {
 
 #define PAL_HOOK_ARGS 6
 
-/* pal_hook.action */
+/* pal_hook.action: the strongest action of the selector that matched */
 #define PAL_ACTION_POST    0
 #define PAL_ACTION_SIGKILL 1
 #define PAL_ACTION_SIGNAL  2
 #define PAL_ACTION_OVERRIDE 3
+
+/* pal_hook.flags */
+#define PAL_HOOK_ENFORCED (1u << 0) /* the action was carried out (clear in monitor mode) */
+#define PAL_HOOK_ARG_TRUNC(i) (1u << (8 + (i))) /* argument i was cut to its bound */
+#define PAL_HOOK_ARG_FAULT(i) (1u << (16 + (i))) /* argument i could not be read */
+
+/* A string, buffer or socket address argument: its slot holds (len << 32) | offset into data[]. */
+#define PAL_HOOK_DATA_MAX 2048
 
 struct pal_hook {
 	struct pal_hdr hdr;
@@ -94,8 +102,12 @@ struct pal_hook {
 	__u64 start_boottime; /* of the thread group leader: matches the process cache entry */
 	__u32 hook_id;        /* index into the agent's hook registry */
 	__u16 action;
-	__u16 nargs;
-	__u64 args[PAL_HOOK_ARGS]; /* raw values; the registry gives their types */
+	__u8 nargs;
+	__u8 selector;        /* index of the selector that matched */
+	__u32 flags;
+	__s32 value;          /* Signal: the signal; Override: the error returned */
+	__u64 args[PAL_HOOK_ARGS]; /* numbers raw; the registry gives their types */
+	char data[];          /* strings, buffers, socket addresses */
 };
 
 /* Indices into the per-CPU counter array every program shares. */
@@ -105,6 +117,7 @@ enum pal_stat {
 	PAL_STAT_LOST_FORK,
 	PAL_STAT_LOST_HOOK,
 	PAL_STAT_SENT,
+	PAL_STAT_LOST_MARK,   /* pal_proc_marks full: a process' matchBinaries bits were not recorded */
 	PAL_STAT_COUNT
 };
 
