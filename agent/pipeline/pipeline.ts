@@ -242,12 +242,8 @@ export class Pipeline {
     const dv = this.dv;
     const pid = dv.getUint32(rec + FORK.pid, true);
     const ppid = dv.getUint32(rec + FORK.ppid, true);
-    const parent = this.opts.cache.lookup(ppid, this.u64num(rec + FORK.parent_start_boottime));
-    this.counters.decoded++;
-    if (parent === undefined) {
-      this.counters.unknownProcess++;
-      return;
-    }
+    const parent = this.known(ppid, rec + FORK.parent_start_boottime);
+    if (parent === undefined) return;
     const child = new Process({
       ...parent,
       execId: makeExecId(this.opts.nodeName, this.u64str(rec + HDR.ktime), pid),
@@ -261,16 +257,19 @@ export class Pipeline {
     this.opts.cache.insert(child, parent);
   }
 
+  /** The cached process a decoded record names (pid and the start time at `startAt`); counts the misses. */
+  private known(pid: number, startAt: number): Process | undefined {
+    this.counters.decoded++;
+    const proc = this.opts.cache.lookup(pid, this.u64num(startAt));
+    if (proc === undefined) this.counters.unknownProcess++;
+    return proc;
+  }
+
   private onExit(rec: number): void {
     const dv = this.dv;
-    const pid = dv.getUint32(rec + EXIT.pid, true);
     const cache = this.opts.cache;
-    const proc = cache.lookup(pid, this.u64num(rec + EXIT.start_boottime));
-    this.counters.decoded++;
-    if (proc === undefined) {
-      this.counters.unknownProcess++;
-      return;
-    }
+    const proc = this.known(dv.getUint32(rec + EXIT.pid, true), rec + EXIT.start_boottime);
+    if (proc === undefined) return;
     cache.exit(proc);
     const { status, signal } = decodeWaitStatus(dv.getUint32(rec + EXIT.exit_code, true));
     this.emit({ type: 'process_exit', time: this.eventTime(rec), process: proc, parent: proc.parent, ancestors: cache.ancestors(proc), status, signal });
@@ -283,13 +282,8 @@ export class Pipeline {
       this.counters.decodeErrors++;
       return;
     }
-    const pid = dv.getUint32(rec + HOOK.pid, true);
-    const proc = this.opts.cache.lookup(pid, this.u64num(rec + HOOK.start_boottime));
-    this.counters.decoded++;
-    if (proc === undefined) {
-      this.counters.unknownProcess++;
-      return;
-    }
+    const proc = this.known(dv.getUint32(rec + HOOK.pid, true), rec + HOOK.start_boottime);
+    if (proc === undefined) return;
     const buf = this.buf;
     const size = dv.getUint32(rec + HDR.size, true);
     const data = rec + HOOK.data;
