@@ -265,6 +265,40 @@ ${op}`;
   });
 });
 
+describe('buffers', () => {
+  it('reads a char_buf whose length is another tracepoint field (sizeArgIndex)', async () => {
+    const sh = spawn('/usr/bin/dash', ['-c', 'read go; printf palisade-buf > /dev/null'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: write-buf
+spec:
+  tracepoints:
+  - subsystem: syscalls
+    event: sys_enter_write
+    args:
+    - index: 5
+      type: int
+    - index: 6
+      type: char_buf
+      sizeArgIndex: 8
+    - index: 7
+      type: size_t
+    selectors:
+    - matchPIDs:
+      - operator: In
+        values: [${sh.pid}]
+`)).stderr).toBe(''); // sys_enter_write: 5 fd, 6 buf, 7 count (sizeArgIndex counts from 1)
+    sh.stdin!.end('go\n');
+    await new Promise((res) => sh.once('exit', res));
+    const evs = await agent.waitFor((e) => hookEvents(e, 'write-buf').length >= 1, 15_000, 'write event');
+    expect(hookEvents(evs, 'write-buf')[0]!.args).toEqual([
+      { int_arg: 1 }, { bytes_arg: Buffer.from('palisade-buf').toString('base64') }, { size_arg: '12' },
+    ]);
+    await deletePolicy('write-buf');
+  });
+});
+
 describe('raw tracepoints', () => {
   it('reads raw arguments: raw_syscalls/sys_enter with the syscall number, for one process', async () => {
     const sh = spawn('/usr/bin/bash', ['-c', 'read go; for i in 1 2 3; do : ; done; exit 0'], { stdio: ['pipe', 'ignore', 'ignore'] });

@@ -143,6 +143,21 @@ describe('selector compiler', () => {
     ]);
   });
 
+  it('reads a char_buf length from the field sizeArgIndex names', () => {
+    const r = compile(head('buf') + `  tracepoints:
+  - subsystem: syscalls
+    event: sys_enter_openat
+    args:
+    - {index: 6, type: char_buf, sizeArgIndex: 8}
+`);
+    expect(r.errors).toEqual([]);
+    const a = HOOK_CFG.args;
+    const c = r.hooks[0]!.cfg;
+    expect(r.hooks[0]!.args).toEqual(['bytes']);
+    // sizeArgIndex 8 is field 7 (flags: offset 32, 8 bytes in the record)
+    expect([c[a + ARG_CFG.kind], c[a + ARG_CFG.len_src], c[a + ARG_CFG.len_size], c.readUInt16LE(a + ARG_CFG.len_at)]).toEqual([ArgKind.UBuf, ArgSrc.Tp, 8, 32]);
+  });
+
   it('names file, line and field when the kernel facts do not fit the policy', () => {
     const r = compile(head('bad') + `  tracepoints:
   - subsystem: syscalls

@@ -162,7 +162,7 @@ class HookCompiler {
           const at = `${path}.args[${i}].index`;
           if (!f) throw new HookError(at, `${label} has ${fields.length} fields (index 0 to ${fields.length - 1}, common_* fields included); there is no field ${a.index}`);
           if (f.isDataLoc) throw new HookError(at, `field ${a.index} (${f.decl}) is a __data_loc field: not supported by Palisade yet`);
-          this.plan(a, i, ArgSrc.Tp, f.offset, f.size, userPtrs, f);
+          this.plan(a, i, ArgSrc.Tp, f.offset, f.size, userPtrs, fields);
         });
         return { event: 'process_tracepoint', program: 'pal_tp', attach: [{ kind: 'tracepoint', category: spec.subsystem, name: spec.event }], hookJson, label };
       }
@@ -204,9 +204,13 @@ class HookCompiler {
     }
   }
 
-  /** Fills args[i] of the cfg: where the value is (src, at, rawSize) and what it is (the policy type). */
-  private plan(a: ArgSpec, i: number, src: ArgSrc, at: number, rawSize: number, userPtrs: boolean, field?: TracepointField): void {
+  /**
+   * Fills args[i] of the cfg: where the value is (src, at, rawSize) and what it is (the policy type).
+   * `fields`: the tracepoint's format, for PAL_SRC_TP (the size of a char_buf is another field).
+   */
+  private plan(a: ArgSpec, i: number, src: ArgSrc, at: number, rawSize: number, userPtrs: boolean, fields?: TracepointField[]): void {
     const where = `${this.path}.args[${i}].type`;
+    const field = fields?.[a.index];
     const info = ARG_TYPE_INFO[a.type];
     let kind: ArgKind;
     let size = rawSize;
@@ -236,19 +240,13 @@ class HookCompiler {
     cfg.writeUInt16LE(at, o + ARG_CFG.at);
     cfg.writeUInt16LE(TR.strMax, o + ARG_CFG.max);
     if (kind === ArgKind.UBuf && a.sizeArgIndex !== undefined && a.sizeArgIndex > 0) {
+      // The length comes from the same place arguments do: a field of the record, or a slot/register.
       const idx = a.sizeArgIndex - 1;
-      if (src === ArgSrc.Tp) {
-        const fields = this.env.tracepointFormat((this.spec as { subsystem: string }).subsystem, (this.spec as { event: string }).event);
-        const f = typeof fields === 'string' ? undefined : fields[idx];
-        if (!f) throw new HookError(`${this.path}.args[${i}].sizeArgIndex`, `no field ${idx} for the size`);
-        cfg.writeUInt8(src, o + ARG_CFG.len_src);
-        cfg.writeUInt8(Math.min(f.size, 8), o + ARG_CFG.len_size);
-        cfg.writeUInt16LE(f.offset, o + ARG_CFG.len_at);
-      } else {
-        cfg.writeUInt8(src, o + ARG_CFG.len_src);
-        cfg.writeUInt8(8, o + ARG_CFG.len_size);
-        cfg.writeUInt16LE(idx, o + ARG_CFG.len_at);
-      }
+      const f = fields?.[idx];
+      if (fields && !f) throw new HookError(`${this.path}.args[${i}].sizeArgIndex`, `no field ${idx} for the size`);
+      cfg.writeUInt8(src, o + ARG_CFG.len_src);
+      cfg.writeUInt8(f ? Math.min(f.size, 8) : 8, o + ARG_CFG.len_size);
+      cfg.writeUInt16LE(f ? f.offset : idx, o + ARG_CFG.len_at);
     }
     this.plans[i] = { spec: a, kind, signed };
   }

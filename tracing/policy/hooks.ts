@@ -53,8 +53,9 @@ function parseArg(ctx: Ctx, node: Node | null, path: string, kind: HookKind): Ar
   const returnCopy = o.bool('returnCopy') ?? false;
   const maxData = o.bool('maxData') ?? false;
   const label = o.str('label');
-  // Tetragon counts sizeArgIndex from 1 (index + 1); 0 means unset.
-  let sizeArgIndex = o.int('sizeArgIndex', 0, LIMITS.maxFunctionArgIndex + 1);
+  // Tetragon counts sizeArgIndex from 1 (index + 1); 0 means unset. It names an argument the way
+  // index does, so it has index's range (a tracepoint field, or a function argument).
+  let sizeArgIndex = o.int('sizeArgIndex', 0, maxIndexOf(kind) + 1);
   if (sizeArgIndex === 0) sizeArgIndex = undefined;
   let ok = index !== undefined && type !== undefined;
   const buf = type === 'char_buf' || type === 'char_iovec';
