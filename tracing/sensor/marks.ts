@@ -63,17 +63,15 @@ export class ProcessMarks {
   private sync(changed: bigint[]): void {
     const { names, cfg, procs } = this.maps;
     // Name table: each entry carries the bits of every value it satisfies (LPM returns one entry).
-    const want = new Map<string, { key: Buffer; mask: bigint }>();
+    const want = new Map<string, { kind: BinKind; path: string; key: Buffer; mask: bigint }>();
     const binMarks = [...this.marks.values()].filter((m): m is Mark & { req: { kind: 'binary' } } => m.req.kind === 'binary');
     for (const m of binMarks) {
       const kind = binKind(m.req.filter.operator);
-      for (const v of m.req.filter.values) want.set(`${kind}:${v}`, { key: binKey(kind, v), mask: 0n });
+      for (const path of m.req.filter.values) want.set(`${kind}:${path}`, { kind, path, key: binKey(kind, path), mask: 0n });
     }
-    for (const [id, e] of want) {
-      const [k, path] = splitId(id);
+    for (const e of want.values()) {
       for (const m of binMarks) {
-        if (binKind(m.req.filter.operator) !== k) continue;
-        if (m.req.filter.values.some((v) => (k === BinKind.Exact ? v === path : k === BinKind.Prefix ? path.startsWith(v) : path.endsWith(v)))) e.mask |= m.bit;
+        if (binKind(m.req.filter.operator) === e.kind && m.req.filter.values.some((v) => pathMatches(e.kind, v, e.path))) e.mask |= m.bit;
       }
     }
     const wantKeys = new Set([...want.values()].map((e) => e.key.toString('hex')));
@@ -115,9 +113,9 @@ function binKind(op: string): BinKind {
   return op.endsWith('Prefix') ? BinKind.Prefix : op.endsWith('Postfix') ? BinKind.Postfix : BinKind.Exact;
 }
 
-function splitId(id: string): [BinKind, string] {
-  const i = id.indexOf(':');
-  return [Number(id.slice(0, i)) as BinKind, id.slice(i + 1)];
+/** The kernel's rule for one matchBinaries value: whole path, prefix or postfix. */
+function pathMatches(kind: BinKind, value: string, path: string): boolean {
+  return kind === BinKind.Exact ? path === value : kind === BinKind.Prefix ? path.startsWith(value) : path.endsWith(value);
 }
 
 /** Does a running process carry this mark? The kernel's rule, applied to the cache. */
@@ -125,8 +123,7 @@ function matches(req: MarkRequest, p: LiveProcess): boolean {
   if (req.kind === 'binary') {
     const f = req.filter;
     const kind = binKind(f.operator);
-    const hit = (q: LiveProcess): boolean =>
-      f.values.some((v) => (kind === BinKind.Exact ? q.binary === v : kind === BinKind.Prefix ? q.binary.startsWith(v) : q.binary.endsWith(v)));
+    const hit = (q: LiveProcess): boolean => f.values.some((v) => pathMatches(kind, v, q.binary));
     if (hit(p)) return true;
     if (!f.followChildren) return false;
     for (let a = p.parent; a; a = a.parent) if (hit(a)) return true;
