@@ -155,15 +155,12 @@ export class Agent {
     if (!pm) return { error: 'the agent is not running yet' };
     switch (req.op) {
       case 'policy_add': {
-        this.pipeline?.poll();
         const r = pm.add(req.text, req.file, req.mode);
         for (const name of r.added) this.log.info({ policy: name, file: req.file }, 'policy added');
         return { added: r.added, errors: r.errors.map(formatPolicyError) };
       }
       case 'policy_delete':
-        this.pipeline?.poll();
-        pm.delete(req.name);
-        this.pipeline?.poll(); // records written before detach still decode: ids outlive their hooks
+        pm.delete(req.name); // records still in the ring decode: the registry keeps retired ids a while
         this.log.info({ policy: req.name }, 'policy deleted');
         return { deleted: req.name };
       case 'policy_enable':

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WallClock } from '../../agent/pipeline/clock.js';
 import type { PalisadeEvent } from '../../agent/pipeline/events.js';
 import { HookRegistry } from '../../agent/pipeline/hooks.js';
@@ -130,6 +130,30 @@ describe('Pipeline', () => {
     const fromEvent = compactLine(viewOfEvent(sink.events[1]!));
     expect(fromEvent).toBe('🔌 connect [7] /bin/x -5 4096 /etc/ünï 127.0.0.1:8080 (monitor: would kill)');
     expect(compactLine(viewOfJson(JSON.parse(sink.lines[1]!)))).toBe(fromEvent);
+  });
+
+  it('keeps a removed hook decodable while its records may still be in the ring, and never reuses its id', () => {
+    vi.useFakeTimers();
+    try {
+      const { source, sink, hooks, p } = setup();
+      const info = { event: 'process_tracepoint', policyName: 'gone', hookJson: '"subsys":"s","event":"e"', label: 's/e', args: ['int'], message: '', tags: [], mode: 'enforce' } as const;
+      const id = hooks.register({ ...info, args: [...info.args] });
+      hooks.unregister(id);
+      expect(hooks.register({ ...info, args: ['int'] })).not.toBe(id);
+      source.push(
+        execFrame({ pid: 7, ppid: 1, ktime: 1n, start: 1n, parentStart: 0n, binary: '/bin/x', args: ['x'], cwd: '/', cgroup: '/' }),
+        hookFrame(7, 5n, 1n, id, [3n]),
+      );
+      p.poll();
+      expect(sink.json()[1]!.process_tracepoint.policy_name).toBe('gone');
+      vi.advanceTimersByTime(60_000);
+      source.push(hookFrame(7, 6n, 1n, id, [3n]));
+      p.poll();
+      expect(sink.lines).toHaveLength(2);
+      expect(p.counters.decodeErrors).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('counts a hook record whose string runs past the record as a decode error', () => {
