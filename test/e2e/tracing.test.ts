@@ -109,6 +109,9 @@ describe('tracepoint policies with in-kernel selectors', () => {
     });
     expect(ev.args[0]).toEqual({ int_arg: -100 }); // AT_FDCWD
     expect(ev.parent.pid).toBe(process.pid);
+    // The silence is the filter's doing: the agent saw every run of the watched binary.
+    const all = agent.events();
+    expect(all.filter((e) => e.process_exec?.process.binary === sh).length).toBeGreaterThanOrEqual(51);
     expect(evs.length).toBeGreaterThan(0);
 
     const list = await runCli(['policy', 'list', '-o', 'json', '--socket', agent.socket]);
@@ -195,6 +198,12 @@ ${op}`;
     const got = hookEvents(agent.events(), 'ns-host');
     expect(got).toHaveLength(1);
     expect(got[0]!.process.binary).toBe('/usr/bin/dash');
+    // unshare execs dash in its own process: the agent saw that dash, and it is not the one reported.
+    const unshared = agent.events().find((e) => e.process_exec?.process.binary === '/usr/bin/unshare' && e.process_exec.process.arguments.includes(marker));
+    expect(unshared).toBeDefined();
+    const pid = unshared!.process_exec.process.pid;
+    expect(agent.events().some((e) => e.process_exec?.process.binary === '/usr/bin/dash' && e.process_exec.process.pid === pid)).toBe(true);
+    expect(got[0]!.process.pid).not.toBe(pid);
     expect(evs.length).toBeGreaterThan(0);
     await deletePolicy('ns-host');
   });
