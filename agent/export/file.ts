@@ -2,8 +2,7 @@
 // Rotation happens between lines, with synchronous renames, so no line is split or lost.
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { PalisadeEvent } from '../pipeline/events.js';
-import { DropCounter, PendingBytes, lineFormatter, type LineFormatter, type Sink, type SinkFormat, type SinkStats } from './sink.js';
+import { BufferedSink, type SinkFormat } from './sink.js';
 
 export interface RotatingFileOptions {
   /** Rotate when the file would grow past this many bytes (0 = never). */
@@ -82,31 +81,12 @@ export class RotatingFile {
   }
 }
 
-export class FileSink implements Sink {
-  readonly name: string;
+export class FileSink extends BufferedSink {
   private readonly file: RotatingFile;
-  private readonly format: LineFormatter | null;
-  /** JSON lines as the pipeline's bytes (format 'json'). */
-  private readonly bytes = new PendingBytes();
-  /** Formatted lines (other formats). */
-  private pending: string[] = [];
-  private pendingEvents = 0;
-  private written = 0;
-  private readonly drops = new DropCounter();
 
   constructor(path: string, opts: RotatingFileOptions, format: SinkFormat) {
-    this.name = `file:${path}`;
+    super(`file:${path}`, format);
     this.file = new RotatingFile(path, opts);
-    this.format = lineFormatter(format);
-  }
-
-  write(ev: PalisadeEvent, line: Buffer, start: number, end: number): void {
-    if (this.format === null) {
-      this.bytes.add(ev, line, start, end);
-      return;
-    }
-    this.pending.push(this.format(ev, line.toString('utf8', start, end - 1)) + '\n');
-    this.pendingEvents += DropCounter.events(ev);
   }
 
   flush(): void {
@@ -123,24 +103,13 @@ export class FileSink implements Sink {
       }
     }
     if (this.pending.length === 0) return;
-    const lines = this.pending;
-    const events = this.pendingEvents;
-    this.pending = [];
-    this.pendingEvents = 0;
+    const { lines, events } = this.takePending();
     try {
       this.file.writeLines(lines);
       this.written += lines.length;
     } catch {
       this.drops.add(events);
     }
-  }
-
-  takeDropped(): number {
-    return this.drops.take();
-  }
-
-  stats(): SinkStats {
-    return { name: this.name, written: this.written, dropped: this.drops.total };
   }
 
   async close(): Promise<void> {

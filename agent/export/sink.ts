@@ -109,3 +109,50 @@ export class PendingBytes {
     this.events = 0;
   }
 }
+
+/**
+ * What every buffering sink shares: JSON lines kept as the pipeline's bytes, other formats as
+ * strings, and the written/dropped counts. Subclasses say how to send them (flush) and close.
+ */
+export abstract class BufferedSink implements Sink {
+  private readonly format: LineFormatter | null;
+  /** JSON lines as the pipeline's bytes (format 'json'). */
+  protected readonly bytes = new PendingBytes();
+  /** Formatted lines, each ending in "\n" (other formats), and how many events they hold. */
+  protected pending: string[] = [];
+  protected pendingEvents = 0;
+  protected written = 0;
+  protected readonly drops = new DropCounter();
+
+  constructor(readonly name: string, format: SinkFormat) {
+    this.format = lineFormatter(format);
+  }
+
+  write(ev: PalisadeEvent, line: Buffer, start: number, end: number): void {
+    if (this.format === null) {
+      this.bytes.add(ev, line, start, end);
+      return;
+    }
+    this.pending.push(this.format(ev, line.toString('utf8', start, end - 1)) + '\n');
+    this.pendingEvents += DropCounter.events(ev);
+  }
+
+  /** Hands over the formatted lines and their event count, leaving none pending. */
+  protected takePending(): { lines: string[]; events: number } {
+    const out = { lines: this.pending, events: this.pendingEvents };
+    this.pending = [];
+    this.pendingEvents = 0;
+    return out;
+  }
+
+  abstract flush(): void;
+  abstract close(): Promise<void>;
+
+  takeDropped(): number {
+    return this.drops.take();
+  }
+
+  stats(): SinkStats {
+    return { name: this.name, written: this.written, dropped: this.drops.total };
+  }
+}
