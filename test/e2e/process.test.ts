@@ -100,11 +100,12 @@ describe('process_exec and process_exit', () => {
     const reader = spawn(join(import.meta.dirname, '../../bin/palisade'), ['events', '--socket', agent.socket, '--binary', 'true', '-o', 'compact']);
     let out = '';
     reader.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    // Only what happens after the reader subscribed reaches it: wait until the agent counts it.
+    // Only what happens after the reader subscribed reaches it: wait until the agent counts it
+    // (the status request's own connection is the other client).
     const subscribed = Date.now() + 10_000;
     while (Date.now() < subscribed) {
       const st = JSON.parse((await runCli(['status', '-o', 'json', '--socket', agent.socket])).stdout) as { clients: number };
-      if (st.clients >= 1) break;
+      if (st.clients >= 2) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const marker = `stream-${process.pid}`;
