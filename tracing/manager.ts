@@ -17,6 +17,8 @@ export interface HookRegistration {
   hookJson: string;
   label: string;
   args: ArgDecode[];
+  /** return: true — how the return value reads. */
+  ret?: ArgDecode;
   message: string;
   tags: string[];
   mode: PolicyMode;
@@ -185,7 +187,7 @@ export class PolicyManager {
         next += c.marks.length;
         const id = this.opts.registry.register({
           event: c.event, policyName: p.metadata.name, hookJson: c.hookJson, label: c.label, args: c.args,
-          message: c.message, tags: c.tags, mode: p.spec.mode,
+          message: c.message, tags: c.tags, mode: p.spec.mode, ...(c.ret ? { ret: c.ret.decode } : {}),
         });
         ids.push(id);
         try {

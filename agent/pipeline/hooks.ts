@@ -52,6 +52,11 @@ export function hookIntJson(type: ArgDecode, lo: number, hi: number): string {
   return `{"${INT_KEYS[type] ?? 'long_arg'}":"${int64Text(type === 'long', lo, hi)}"}`;
 }
 
+/** An integer argument for compact lines. */
+export function intText(type: ArgDecode, lo: number, hi: number): string {
+  return type === 'int' ? String(lo | 0) : type === 'uint' ? String(lo >>> 0) : int64Text(type === 'long', lo, hi);
+}
+
 /** 64-bit values as decimal strings (protobuf JSON does the same for 64-bit fields). */
 export function int64Text(signed: boolean, lo: number, hi: number): string {
   const neg = signed && hi >= 0x80000000;

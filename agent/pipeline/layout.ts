@@ -32,6 +32,8 @@ export const HOOK_ARGS = 6;
 
 /** pal_hook.flags */
 export const HOOK_ENFORCED = 1 << 0;
+/** args[HOOK_ARGS - 1] holds the return value (return probes). */
+export const HOOK_RETURN = 1 << 1;
 export const hookArgTrunc = (i: number): number => 1 << (8 + i);
 export const hookArgFault = (i: number): number => 1 << (16 + i);
 

@@ -7,9 +7,9 @@ import { Process, makeExecId } from '../process/process.js';
 import type { WallClock } from './clock.js';
 import { nowRfc3339 } from './clock.js';
 import { decodeWaitStatus, type PalisadeEvent } from './events.js';
-import { ACTION_NAMES, hookIntJson, int64Text, sockaddrOf, type HookRegistry } from './hooks.js';
+import { ACTION_NAMES, hookIntJson, intText, sockaddrOf, type HookRegistry } from './hooks.js';
 import {
-  EV_EXEC, EV_EXIT, EV_FORK, EV_HOOK, EXEC, EXEC_ARGS_TRUNC, EXIT, FORK, FRAME_HEADER, HDR, HOOK, HOOK_ARGS, HOOK_ENFORCED,
+  EV_EXEC, EV_EXIT, EV_FORK, EV_HOOK, EXEC, EXEC_ARGS_TRUNC, EXIT, FORK, FRAME_HEADER, HDR, HOOK, HOOK_ARGS, HOOK_ENFORCED, HOOK_RETURN,
   NS_NAMES, hookArgTrunc,
 } from './layout.js';
 
@@ -320,17 +320,25 @@ export class Pipeline {
         }
       } else {
         json = hookIntJson(type, lo, hi);
-        plain = type === 'int' ? String(lo | 0) : type === 'uint' ? String(lo >>> 0) : int64Text(type === 'long', lo, hi);
+        plain = intText(type, lo, hi);
       }
       if (flags & hookArgTrunc(i)) truncated += (truncated ? ',' : '') + i;
       args += (i > 0 ? ',' : '') + json;
       text += (i > 0 ? ' ' : '') + plain;
     }
+    let ret = '';
+    if (flags & HOOK_RETURN && hook.ret) {
+      const at = rec + HOOK.args + 8 * (HOOK_ARGS - 1);
+      const lo = dv.getUint32(at, true);
+      const hi = dv.getUint32(at + 4, true);
+      ret = `,"return":${hookIntJson(hook.ret, lo, hi)}`;
+      text += ` = ${intText(hook.ret, lo, hi)}`;
+    }
     const action = ACTION_NAMES[dv.getUint16(rec + HOOK.action, true)] ?? 'KPROBE_ACTION_UNKNOWN';
     const enforcing = action !== 'KPROBE_ACTION_POST';
     const enforced = (flags & HOOK_ENFORCED) !== 0;
     const detailJson =
-      `${hook.hookJson},"args":${args}]` + (truncated ? `,"truncated_args":[${truncated}]` : '') +
+      `${hook.hookJson},"args":${args}]${ret}` + (truncated ? `,"truncated_args":[${truncated}]` : '') +
       `,"action":"${action}"` + (enforcing ? `,"enforced":${enforced}` : '') +
       (hook.mode === 'monitor' ? ',"policy_mode":"monitor"' : '') + `,${hook.fixedJson}`;
     this.emit({

@@ -17,8 +17,8 @@ const volatile struct pal_hook_cfg cfg = {};
 struct scratch {
 	struct pal_hook rec;
 	char data[PAL_HOOK_DATA_MAX + PAL_STR_MAX]; /* follows rec.data[] directly */
-	__u64 vals[PAL_TR_ARGS];
-	__u32 lens[PAL_TR_ARGS];
+	__u64 vals[PAL_TR_ARGS + 1]; /* + the return value */
+	__u32 lens[PAL_TR_ARGS + 1];
 	struct pal_str_buf str[PAL_TR_ARGS];
 	struct pal_str_buf rev;
 	struct pal_addr_key addr;
@@ -65,6 +65,22 @@ struct {
 	__type(value, __u64);
 } rate SEC(".maps");
 
+/* Return probes: the record the entry built, per thread, until the function returns. The loader
+ * sizes it (1 when the hook has no return probe). A thread re-entering the function before it
+ * returns (recursion) replaces its record: the outermost call is the one reported. */
+struct pending {
+	struct pal_hook rec;
+	char data[PAL_HOOK_DATA_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct pending);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} ret_pending SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PAL_HS_COUNT);
@@ -83,6 +99,18 @@ static __always_inline void hook_count(__u32 stat)
 }
 
 /* ---- arguments ---- */
+
+/* Narrows a 64-bit register or slot to the declared type. */
+static __always_inline __u64 narrow(__u64 v, __u8 size, __u8 is_signed)
+{
+	if (size == 1)
+		return is_signed ? (__u64)(__s64)(__s8)v : (__u8)v;
+	if (size == 2)
+		return is_signed ? (__u64)(__s64)(__s16)v : (__u16)v;
+	if (size == 4)
+		return is_signed ? (__u64)(__s64)(__s32)v : (__u32)v;
+	return v;
+}
 
 static __always_inline __u64 read_value(void *ctx, __u8 src, __u16 at, __u8 size, __u8 is_signed)
 {
@@ -122,14 +150,7 @@ static __always_inline __u64 read_value(void *ctx, __u8 src, __u16 at, __u8 size
 #endif
 		}
 	}
-	/* function arguments: narrow to the declared type */
-	if (size == 1)
-		v = is_signed ? (__u64)(__s64)(__s8)v : (__u8)v;
-	else if (size == 2)
-		v = is_signed ? (__u64)(__s64)(__s16)v : (__u16)v;
-	else if (size == 4)
-		v = is_signed ? (__u64)(__s64)(__s32)v : (__u32)v;
-	return v;
+	return narrow(v, size, is_signed);
 }
 
 /* Reads argument i: its number, or its bytes into s->str[i].data. Returns the flags to set. */
@@ -247,7 +268,7 @@ static __always_inline bool arg_filter(struct scratch *s, const volatile struct 
 	bool sgn, hit = false;
 	int k;
 
-	if (a >= PAL_TR_ARGS)
+	if (a > PAL_TR_RET)
 		return false;
 	v = s->vals[a];
 	len = s->lens[a];
@@ -495,6 +516,68 @@ static __always_inline bool rate_limited(struct scratch *s, int sel, __u32 rate_
 	return false;
 }
 
+struct action_result {
+	__u16 action;   /* the strongest: PAL_ACTION_* */
+	bool post;
+	__u8 rate_scope;
+	__s32 value;
+	__s32 override; /* the error an LSM program returns */
+	__u32 rate_ms;
+};
+
+/* Runs a selector's actions (matchActions or matchReturnActions); monitor mode only records them. */
+static __always_inline void run_actions(const volatile struct pal_action_cfg *acts, __u8 n, struct action_result *r)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < PAL_TR_ACTIONS; i++) {
+		const volatile struct pal_action_cfg *act = &acts[i];
+
+		if (i >= n)
+			break;
+		switch (act->kind) {
+		case PAL_ACT_NOPOST:
+			r->post = false;
+			break;
+		case PAL_ACT_POST:
+			r->rate_ms = act->rate_ms;
+			r->rate_scope = act->rate_scope;
+			break;
+		case PAL_ACT_SIGKILL:
+			r->action = PAL_ACTION_SIGKILL;
+			r->value = 9;
+			if (!cfg.monitor)
+				bpf_send_signal(9);
+			break;
+		case PAL_ACT_SIGNAL:
+			if (r->action == PAL_ACTION_POST) {
+				r->action = PAL_ACTION_SIGNAL;
+				r->value = act->value;
+			}
+			if (!cfg.monitor)
+				bpf_send_signal(act->value);
+			break;
+		case PAL_ACT_OVERRIDE:
+			r->action = PAL_ACTION_OVERRIDE;
+			r->value = act->value;
+			if (!cfg.monitor)
+				r->override = act->value;
+			break;
+		}
+	}
+}
+
+static __always_inline void post_record(struct pal_hook *rec, __u32 size)
+{
+	if (bpf_ringbuf_output(&pal_events, rec, size, PAL_RB_FLAGS)) {
+		pal_count(PAL_STAT_LOST_HOOK);
+		hook_count(PAL_HS_LOST);
+	} else {
+		hook_count(PAL_HS_POSTED);
+	}
+}
+
 /* Returns the error an LSM program returns: the Override value, or 0. */
 static __always_inline int pal_generic(void *ctx)
 {
@@ -504,12 +587,8 @@ static __always_inline int pal_generic(void *ctx)
 	struct scratch *s = bpf_map_lookup_elem(&heap, &zero);
 	__u32 candidates = 0, size;
 	__u64 marks = 0;
-	int i, matched = -1, override = 0;
-	__u16 action = PAL_ACTION_POST;
-	__s32 value = 0;
-	bool post = true;
-	__u32 rate_ms = 0;
-	__u8 rate_scope = 0;
+	int i, matched = -1;
+	struct action_result ar = { .action = PAL_ACTION_POST, .post = true };
 
 	if (!s)
 		return 0;
@@ -553,68 +632,30 @@ static __always_inline int pal_generic(void *ctx)
 		return 0;
 
 	if (cfg.nselectors > 0) {
-		const volatile struct pal_selector_cfg *sel;
-
 		if (matched >= PAL_TR_SELECTORS)
 			return 0;
-		sel = &cfg.sel[matched];
-#pragma unroll
-		for (i = 0; i < PAL_TR_ACTIONS; i++) {
-			const volatile struct pal_action_cfg *act = &sel->actions[i];
-
-			if (i >= sel->nactions)
-				break;
-			switch (act->kind) {
-			case PAL_ACT_NOPOST:
-				post = false;
-				break;
-			case PAL_ACT_POST:
-				rate_ms = act->rate_ms;
-				rate_scope = act->rate_scope;
-				break;
-			case PAL_ACT_SIGKILL:
-				action = PAL_ACTION_SIGKILL;
-				value = 9;
-				if (!cfg.monitor)
-					bpf_send_signal(9);
-				break;
-			case PAL_ACT_SIGNAL:
-				if (action == PAL_ACTION_POST) {
-					action = PAL_ACTION_SIGNAL;
-					value = act->value;
-				}
-				if (!cfg.monitor)
-					bpf_send_signal(act->value);
-				break;
-			case PAL_ACT_OVERRIDE:
-				action = PAL_ACTION_OVERRIDE;
-				value = act->value;
-				if (!cfg.monitor)
-					override = act->value;
-				break;
-			}
-		}
+		run_actions(cfg.sel[matched].actions, cfg.sel[matched].nactions, &ar);
 	}
-	if (action != PAL_ACTION_POST && !cfg.monitor) {
+	if (ar.action != PAL_ACTION_POST && !cfg.monitor) {
 		flags |= PAL_HOOK_ENFORCED;
 		hook_count(PAL_HS_ENFORCED);
 	}
-	if (!post)
-		return override;
-	if (rate_ms && rate_limited(s, matched, rate_ms, rate_scope, tgid, tid)) {
+	if (!ar.post)
+		return ar.override;
+	if (ar.rate_ms && rate_limited(s, matched, ar.rate_ms, ar.rate_scope, tgid, tid)) {
 		hook_count(PAL_HS_RATE_LIMITED);
-		return override;
+		return ar.override;
 	}
 
 	s->rec.pid = tgid;
 	s->rec.tid = tid;
 	s->rec.start_boottime = BPF_CORE_READ(t, group_leader, start_boottime);
 	s->rec.hook_id = cfg.hook_id;
-	s->rec.action = action;
+	s->rec.action = ar.action;
 	s->rec.nargs = cfg.nargs;
 	s->rec.selector = matched;
 	s->rec.flags = flags;
-	s->rec.value = value;
+	s->rec.value = ar.value;
 #pragma unroll
 	for (i = 0; i < PAL_HOOK_ARGS; i++) {
 		__u32 len;
@@ -640,13 +681,69 @@ static __always_inline int pal_generic(void *ctx)
 	if (size > sizeof(s->rec) + PAL_HOOK_DATA_MAX)
 		size = sizeof(s->rec) + PAL_HOOK_DATA_MAX;
 	pal_hdr_init(&s->rec.hdr, PAL_EV_HOOK, size);
-	if (bpf_ringbuf_output(&pal_events, &s->rec, size, PAL_RB_FLAGS)) {
-		pal_count(PAL_STAT_LOST_HOOK);
-		hook_count(PAL_HS_LOST);
-	} else {
-		hook_count(PAL_HS_POSTED);
+	if (cfg.has_return) {
+		/* posted, or not, when the function returns (pal_generic_ret) */
+		if (bpf_map_update_elem(&ret_pending, &pid_tgid, &s->rec, BPF_ANY))
+			hook_count(PAL_HS_LOST);
+		return ar.override;
 	}
-	return override;
+	post_record(&s->rec, size);
+	return ar.override;
+}
+
+/* Return probes: the record parked at entry gets the return value, matchReturnArgs decide, and
+ * matchReturnActions run. A thread with no parked record matched nothing at entry. */
+static __always_inline void pal_generic_ret(__u64 ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct pending *p = bpf_map_lookup_elem(&ret_pending, &pid_tgid);
+	const volatile struct pal_selector_cfg *sel;
+	struct action_result ar = { .action = PAL_ACTION_POST, .post = true };
+	struct scratch *s;
+	__u32 zero = 0, size;
+	__u8 matched;
+	int k;
+
+	if (!p)
+		return;
+	s = bpf_map_lookup_elem(&heap, &zero);
+	if (!s)
+		goto out;
+	ret = narrow(ret, cfg.args[PAL_TR_RET].size, cfg.args[PAL_TR_RET].is_signed);
+	s->vals[PAL_TR_RET] = ret;
+	s->lens[PAL_TR_RET] = 0;
+	matched = p->rec.selector;
+	if (cfg.nselectors > 0) {
+		if (matched >= PAL_TR_SELECTORS)
+			goto out;
+		sel = &cfg.sel[matched];
+#pragma unroll
+		for (k = 0; k < PAL_TR_RET_ARGS; k++) {
+			if (k >= sel->nret_args)
+				break;
+			if (!arg_filter(s, &sel->ret_args[k]))
+				goto out;
+		}
+		run_actions(sel->ret_actions, sel->nret_actions, &ar);
+		if (ar.action != PAL_ACTION_POST) {
+			p->rec.action = ar.action;
+			p->rec.value = ar.value;
+			if (!cfg.monitor) {
+				p->rec.flags |= PAL_HOOK_ENFORCED;
+				hook_count(PAL_HS_ENFORCED);
+			}
+		}
+		if (!ar.post)
+			goto out;
+	}
+	p->rec.args[PAL_TR_RET] = ret;
+	p->rec.flags |= PAL_HOOK_RETURN;
+	size = p->rec.hdr.size;
+	if (size > sizeof(*p))
+		size = sizeof(*p);
+	post_record(&p->rec, size);
+out:
+	bpf_map_delete_elem(&ret_pending, &pid_tgid);
 }
 
 SEC("?tracepoint")
@@ -681,6 +778,30 @@ SEC("?fentry")
 int pal_fentry(void *ctx)
 {
 	pal_generic(ctx);
+	return 0;
+}
+
+SEC("?kretprobe")
+int pal_kretprobe(struct pt_regs *ctx)
+{
+	pal_generic_ret(PT_REGS_RC(ctx));
+	return 0;
+}
+
+SEC("?uretprobe")
+int pal_uretprobe(struct pt_regs *ctx)
+{
+	pal_generic_ret(PT_REGS_RC(ctx));
+	return 0;
+}
+
+SEC("?fexit")
+int pal_fexit(void *ctx)
+{
+	__u64 ret = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	pal_generic_ret(ret);
 	return 0;
 }
 

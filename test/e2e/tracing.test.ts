@@ -112,7 +112,6 @@ describe('tracepoint policies with in-kernel selectors', () => {
     // The silence is the filter's doing: the agent saw every run of the watched binary.
     const all = agent.events();
     expect(all.filter((e) => e.process_exec?.process.binary === sh).length).toBeGreaterThanOrEqual(51);
-    expect(evs.length).toBeGreaterThan(0);
 
     const list = await runCli(['policy', 'list', '-o', 'json', '--socket', agent.socket]);
     const row = (JSON.parse(list.stdout) as Ev[]).find((p) => p.name === 'prefix-bin')!;
@@ -204,7 +203,6 @@ ${op}`;
     const pid = unshared!.process_exec.process.pid;
     expect(agent.events().some((e) => e.process_exec?.process.binary === '/usr/bin/dash' && e.process_exec.process.pid === pid)).toBe(true);
     expect(got[0]!.process.pid).not.toBe(pid);
-    expect(evs.length).toBeGreaterThan(0);
     await deletePolicy('ns-host');
   });
 
@@ -374,6 +372,45 @@ spec:
     expect(ev).toMatchObject({ path: bin, symbol: 'pal_target', process: { binary: bin } });
     expect(ev.args).toEqual([{ int_arg: -7 }, { long_arg: '1234567890123' }, { string_arg: 'hello uprobe' }]);
     await deletePolicy('uprobe-test');
+  });
+
+  it('uretprobe: returnArg and matchReturnArgs post only the calls whose return value matches', async () => {
+    const src = join(work, 'ret.c');
+    const bin = join(work, 'pal-uretprobe-target');
+    writeFileSync(src, `__attribute__((noinline)) int pal_double(int a) { return a * 2; }
+int main(void) { int t = 0; for (int i = 19; i <= 23; i++) t += pal_double(i); return t == 210 ? 0 : 1; }
+`);
+    execFileSync('clang', ['-O1', '-g', '-o', bin, src]);
+    expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: uretprobe-test
+spec:
+  uprobes:
+  - path: ${bin}
+    symbols: [pal_double]
+    return: true
+    args:
+    - index: 0
+      type: int
+    returnArg:
+      index: 0
+      type: int
+    selectors:
+    - matchReturnArgs:
+      - operator: Equal
+        values: ["42", "46"]
+`)).stderr).toBe('');
+    expect(spawnSync(bin).status).toBe(0);
+    await agent.waitFor((e) => hookEvents(e, 'uretprobe-test').length >= 2, 15_000, 'uretprobe events');
+    await new Promise((r) => setTimeout(r, 300)); // a third (wrong) event would have arrived by now
+    const got = hookEvents(agent.events(), 'uretprobe-test');
+    expect(got.map((e: Ev) => [e.args, e.return])).toEqual([
+      [[{ int_arg: 21 }], { int_arg: 42 }],
+      [[{ int_arg: 23 }], { int_arg: 46 }],
+    ]);
+    expect(got[0]).toMatchObject({ path: bin, symbol: 'pal_double', process: { binary: bin } });
+    await deletePolicy('uretprobe-test');
   });
 });
 

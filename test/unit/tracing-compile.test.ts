@@ -143,6 +143,48 @@ describe('selector compiler', () => {
     ]);
   });
 
+  it('compiles return probes: kretprobe or fexit beside the entry, returnArg in the last slot, matchReturnArgs on it', () => {
+    const yaml = head('ret') + `  kprobes:
+  - call: do_unlinkat
+    syscall: false
+    return: true
+    args:
+    - {index: 0, type: int}
+    returnArg: {index: 0, type: int}
+    selectors:
+    - matchReturnArgs:
+      - {operator: Equal, values: ["-2"]}
+      matchReturnActions:
+      - {action: Sigkill}
+`;
+    const pol = parsePolicies(yaml, 'p.yaml').policies[0]!;
+    const kp = compilePolicy(pol, env);
+    expect(kp.errors).toEqual([]);
+    const h = kp.hooks[0]!;
+    expect(h.ret).toEqual({ program: 'pal_kretprobe', attach: [{ kind: 'kprobe', func: 'do_unlinkat', retprobe: true }], decode: 'int' });
+    const ret = HOOK_CFG.args + 5 * ARG_CFG.$size;
+    expect([h.cfg[HOOK_CFG.has_return], h.cfg[ret + ARG_CFG.src], h.cfg[ret + ARG_CFG.size], h.cfg[ret + ARG_CFG.is_signed]]).toEqual([1, ArgSrc.Ret, 4, 1]);
+    const f = sel(h.cfg, 0) + SELECTOR_CFG.ret_args;
+    expect([h.cfg[sel(h.cfg, 0) + SELECTOR_CFG.nret_args], h.cfg[f + ARG_FILTER.arg], h.cfg[f + ARG_FILTER.op], h.cfg.readBigInt64LE(f + ARG_FILTER.values)]).toEqual([1, 5, Op.Eq, -2n]);
+    expect([h.cfg[sel(h.cfg, 0) + SELECTOR_CFG.nret_actions], h.cfg[sel(h.cfg, 0) + SELECTOR_CFG.ret_actions + ACTION_CFG.kind]]).toEqual([1, ActKind.Sigkill]);
+
+    const fb = compilePolicy(pol, { ...env, attach: { kprobe: { ok: false, reason: 'no kprobes' }, fentry: { ok: true } } });
+    expect(fb.hooks[0]).toMatchObject({ program: 'pal_fentry', target: 'do_unlinkat', ret: { program: 'pal_fexit', attach: [{ kind: 'fentry' }] } });
+
+    const noRet = parsePolicies(head('noret') + `  kprobes:
+  - call: do_unlinkat
+    syscall: false
+    args:
+    - {index: 0, type: int}
+    selectors:
+    - matchReturnActions:
+      - {action: Post}
+`, 'p.yaml');
+    expect(noRet.errors.map((e) => `${e.line}:${e.column} ${e.path}: ${e.message}`)).toEqual([
+      '12:7 spec.kprobes[0].selectors[0].matchReturnActions: needs return: true and a returnArg on the hook',
+    ]);
+  });
+
   it('reads a char_buf length from the field sizeArgIndex names', () => {
     const r = compile(head('buf') + `  tracepoints:
   - subsystem: syscalls

@@ -21,7 +21,9 @@ export interface CompileEnv {
   attach?: Record<string, { ok: boolean; reason?: string }>;
 }
 
-export type ProgramName = 'pal_tp' | 'pal_raw_tp' | 'pal_uprobe' | 'pal_kprobe' | 'pal_fentry' | 'pal_lsm';
+export type ProgramName =
+  | 'pal_tp' | 'pal_raw_tp' | 'pal_uprobe' | 'pal_kprobe' | 'pal_fentry' | 'pal_lsm'
+  | 'pal_kretprobe' | 'pal_uretprobe' | 'pal_fexit';
 export type HookEvent = 'process_tracepoint' | 'process_kprobe' | 'process_uprobe' | 'process_lsm';
 /** How the pipeline prints an argument (Tetragon's JSON keys). */
 export type ArgDecode = 'int' | 'uint' | 'long' | 'ulong' | 'size_t' | 'string' | 'bytes' | 'sockaddr';
@@ -39,6 +41,8 @@ export interface CompiledHook {
   attach: AttachSpec[];
   /** fentry/lsm: the kernel function the program is loaded against. */
   target?: string;
+  /** return: true — the return program, attached beside the entry one; decode of returnArg. */
+  ret?: { program: ProgramName; attach: AttachSpec[]; decode: ArgDecode };
   /** Fields of the event that name the hook, as JSON members: "subsys":"syscalls","event":"sys_enter_openat" */
   hookJson: string;
   /** Short name for lists and compact lines, e.g. syscalls/sys_enter_openat */
@@ -104,6 +108,7 @@ class HookCompiler {
   private readonly addrKeys: Buffer[] = [];
   private readonly marks: MarkRequest[] = [];
   private plans: ArgPlan[] = [];
+  private retPlan: ArgPlan | undefined;
 
   constructor(
     private readonly policy: TracingPolicy,
@@ -144,7 +149,7 @@ class HookCompiler {
     return r && !r.ok ? r.reason ?? `${kind} is not supported by this kernel` : undefined;
   }
 
-  private hookBase(): Pick<CompiledHook, 'event' | 'program' | 'attach' | 'hookJson' | 'label' | 'target'> {
+  private hookBase(): Pick<CompiledHook, 'event' | 'program' | 'attach' | 'hookJson' | 'label' | 'target' | 'ret'> {
     const { spec, path } = this;
     switch (spec.hook) {
       case 'tracepoint': {
@@ -168,29 +173,34 @@ class HookCompiler {
       }
       case 'uprobe': {
         spec.args.forEach((a, i) => this.plan(a, i, ArgSrc.Reg, a.index, 8, true));
-        if (spec.return) throw new HookError(`${path}.return`, 'uretprobes are not supported by Palisade yet');
         const attach: AttachSpec[] = spec.symbols.map((symbol) => ({ kind: 'uprobe', binary: spec.path, symbol }));
         return {
           event: 'process_uprobe', program: 'pal_uprobe', attach,
           hookJson: `"path":${JSON.stringify(spec.path)},"symbol":${JSON.stringify(spec.symbols.join(','))}`,
           label: `${spec.path}:${spec.symbols.join(',')}`,
+          ...this.ret('pal_uretprobe', attach.map((a) => ({ ...a, retprobe: true }))),
         };
       }
       case 'kprobe': {
-        if (spec.return) throw new HookError(`${path}.return`, 'kretprobes are not supported by Palisade yet');
         const call = spec.syscall && !spec.call.startsWith('__x64_sys_') ? `__x64_sys_${spec.call.replace(/^sys_/, '')}` : spec.call;
         const hookJson = `"function_name":${JSON.stringify(call)}`;
         const noKprobe = this.missing('kprobe');
         if (!noKprobe) {
           spec.args.forEach((a, i) => this.plan(a, i, ArgSrc.Reg, a.index, 8, spec.syscall));
-          return { event: 'process_kprobe', program: 'pal_kprobe', attach: [{ kind: 'kprobe', func: call }], hookJson, label: call };
+          return {
+            event: 'process_kprobe', program: 'pal_kprobe', attach: [{ kind: 'kprobe', func: call }], hookJson, label: call,
+            ...this.ret('pal_kretprobe', [{ kind: 'kprobe', func: call, retprobe: true }]),
+          };
         }
         // The feature probe's fallback: fentry reads the same arguments from its context.
         const noFentry = this.missing('fentry');
         if (noFentry) throw new HookError(path, `needs kprobes or their fentry fallback, and this kernel has neither: kprobe: ${noKprobe}; fentry: ${noFentry}`);
         if (spec.syscall) throw new HookError(`${path}.syscall`, `kprobes are not available here (${noKprobe}) and a syscall's fentry fallback would see its pt_regs, not its arguments: use a syscalls tracepoint`);
         spec.args.forEach((a, i) => this.plan(a, i, ArgSrc.Ctx64, a.index, 8, false));
-        return { event: 'process_kprobe', program: 'pal_fentry', attach: [{ kind: 'fentry' }], target: call, hookJson, label: call };
+        return {
+          event: 'process_kprobe', program: 'pal_fentry', attach: [{ kind: 'fentry' }], target: call, hookJson, label: call,
+          ...this.ret('pal_fexit', [{ kind: 'fentry' }]),
+        };
       }
       case 'lsmhook': {
         const noLsm = this.missing('lsm');
@@ -202,6 +212,25 @@ class HookCompiler {
         };
       }
     }
+  }
+
+  /** return: true — plans the return value into the last args slot and names the return program. */
+  private ret(program: ProgramName, attach: AttachSpec[]): Pick<CompiledHook, 'ret'> {
+    const spec = this.spec;
+    if (spec.hook !== 'kprobe' && spec.hook !== 'uprobe') return {};
+    if (!spec.return || !spec.returnArg) return {};
+    const info = ARG_TYPE_INFO[spec.returnArg.type];
+    if (info?.cls !== 'int') {
+      throw new HookError(`${this.path}.returnArg.type`, `a return value is decoded as an integer type (int, long, size_t, …), not ${spec.returnArg.type}`);
+    }
+    const o = HOOK_CFG.args + TR.args * ARG_CFG.$size;
+    this.cfg.writeUInt8(1, HOOK_CFG.has_return);
+    this.cfg.writeUInt8(ArgSrc.Ret, o + ARG_CFG.src);
+    this.cfg.writeUInt8(ArgKind.Int, o + ARG_CFG.kind);
+    this.cfg.writeUInt8(info.bits! / 8, o + ARG_CFG.size);
+    this.cfg.writeUInt8(info.signed ? 1 : 0, o + ARG_CFG.is_signed);
+    this.retPlan = { spec: spec.returnArg, kind: ArgKind.Int, signed: info.signed ?? false };
+    return { ret: { program, attach, decode: decodeOf(this.retPlan) } };
   }
 
   /**
@@ -255,8 +284,14 @@ class HookCompiler {
 
   private selector(s: Selector, si: number, o: number, path: string): void {
     const cfg = this.cfg;
-    if (s.matchReturnArgs.length > 0) throw new HookError(`${path}.matchReturnArgs`, 'needs a return probe: not supported by Palisade yet');
-    if (s.matchReturnActions.length > 0) throw new HookError(`${path}.matchReturnActions`, 'needs a return probe: not supported by Palisade yet');
+    if ((s.matchReturnArgs.length > 0 || s.matchReturnActions.length > 0) && !this.retPlan) {
+      throw new HookError(`${path}.${s.matchReturnArgs.length > 0 ? 'matchReturnArgs' : 'matchReturnActions'}`, 'needs a return probe: set return: true and a returnArg on the hook');
+    }
+    if (s.matchReturnArgs.length > TR.retArgs) throw new HookError(`${path}.matchReturnArgs`, `at most ${TR.retArgs} filters`);
+    cfg.writeUInt8(s.matchReturnArgs.length, o + SELECTOR_CFG.nret_args);
+    s.matchReturnArgs.forEach((f, k) => this.argFilter(f, o + SELECTOR_CFG.ret_args + k * ARG_FILTER.$size, (si << 8) | 0x40 | (k << 1), `${path}.matchReturnArgs[${k}]`, true));
+    cfg.writeUInt8(s.matchReturnActions.length, o + SELECTOR_CFG.nret_actions);
+    s.matchReturnActions.forEach((a, k) => this.action(a, o + SELECTOR_CFG.ret_actions + k * ACTION_CFG.$size));
     if (s.matchNamespaceChanges.length > 0) throw new HookError(`${path}.matchNamespaceChanges`, 'not supported by Palisade yet');
     if (s.matchCapabilityChanges.length > 0) throw new HookError(`${path}.matchCapabilityChanges`, 'not supported by Palisade yet');
 
@@ -335,10 +370,10 @@ class HookCompiler {
     }
   }
 
-  private argFilter(f: ArgFilter, o: number, mapId: number, path: string): void {
-    const plan = this.plans.find((p) => p.spec.index === f.index);
+  private argFilter(f: ArgFilter, o: number, mapId: number, path: string, onReturn = false): void {
+    const plan = onReturn ? this.retPlan : this.plans.find((p) => p.spec.index === f.index);
     if (!plan) throw new HookError(`${path}.index`, `argument ${f.index} is not captured: add it to the hook's args`);
-    const slot = this.plans.indexOf(plan);
+    const slot = onReturn ? TR.args : this.plans.indexOf(plan);
     const cfg = this.cfg;
     const put = (op: Op, values: bigint[] = []): void => {
       if (values.length > TR.values) throw new HookError(`${path}.values`, `at most ${TR.values} values`);

@@ -8,10 +8,12 @@ export const NS_FILTER = { ns: 0, not_in: 1, nvalues: 2, pad: 3, values: 4, $siz
 export const CAP_FILTER = { set: 0, not_in: 1, pad: 2, mask: 8, $size: 16 } as const;
 export const ACTION_CFG = { kind: 0, rate_scope: 1, pad: 2, value: 4, rate_ms: 8, pad2: 12, $size: 16 } as const;
 export const SELECTOR_CFG = {
-  nargs: 0, npids: 1, nns: 2, ncaps: 3, nactions: 4, bin_op: 5, pad: 6, bin_mark: 8,
-  args: 16, pids: 216, ns: 280, caps: 480, actions: 528, $size: 576,
+  nargs: 0, npids: 1, nns: 2, ncaps: 3, nactions: 4, bin_op: 5, nret_args: 6, nret_actions: 7, bin_mark: 8,
+  args: 16, pids: 216, ns: 280, caps: 480, actions: 528, ret_args: 576, ret_actions: 656, $size: 704,
 } as const;
-export const HOOK_CFG = { hook_id: 0, nargs: 4, nselectors: 5, monitor: 6, needs_marks: 7, args: 8, sel: 72, $size: 2952 } as const;
+export const HOOK_CFG = {
+  hook_id: 0, nargs: 4, nselectors: 5, monitor: 6, needs_marks: 7, has_return: 8, pad: 9, args: 12, sel: 88, $size: 3608,
+} as const;
 export const STR_KEY = { prefixlen: 0, map_id: 4, data: 8, $size: 260 } as const;
 export const ADDR_KEY = { prefixlen: 0, map_id: 4, addr: 8, $size: 24 } as const;
 export const NUM_KEY = { map_id: 0, pad: 4, value: 8, $size: 16 } as const;
@@ -36,10 +38,10 @@ export const TRACING_LAYOUTS: Record<string, Record<string, number>> = {
 
 /** Array bounds of tracing.h. */
 export const TR = {
-  args: 5, selectors: 5, matchArgs: 5, values: 4, pids: 4, ns: 10, caps: 3, actions: 3, strMax: 256, binPath: 256,
+  args: 5, selectors: 5, matchArgs: 5, retArgs: 2, values: 4, pids: 4, ns: 10, caps: 3, actions: 3, strMax: 256, binPath: 256,
 } as const;
 
-export const enum ArgSrc { Tp = 1, Ctx64 = 2, Reg = 3 }
+export const enum ArgSrc { Tp = 1, Ctx64 = 2, Reg = 3, Ret = 4 }
 export const enum ArgKind { Int = 1, UStr = 2, KStr = 3, UBuf = 4, USockaddr = 5 }
 export const enum Op {
   Eq = 1, Ne, Gt, Lt, Mask, InRange, NotInRange, InMap, NotInMap,

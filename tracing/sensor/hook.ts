@@ -14,6 +14,9 @@ export type HookCounts = Record<(typeof HOOK_STAT_NAMES)[number], number>;
 
 export const GENERIC_OBJECT = (): string => join(packageRoot(), 'build', 'bpf', 'generic.bpf.o');
 
+/** Threads inside a return-probed function at once; beyond this an entry's record is counted lost. */
+const RET_PENDING_MAX = 4096;
+
 export class LoadedHook {
   private links: BpfLink[] = [];
   private readonly stats: BpfMap;
@@ -32,6 +35,11 @@ export class LoadedHook {
       obj.setConst('cfg', cfg);
       obj.setAutoload(c.program, true);
       if (c.target) obj.setAttachTarget(c.program, c.target);
+      if (c.ret) {
+        obj.setAutoload(c.ret.program, true);
+        if (c.target) obj.setAttachTarget(c.ret.program, c.target);
+        obj.setMapMaxEntries('ret_pending', RET_PENDING_MAX);
+      }
       for (const name of SHARED_MAPS) obj.reuseMap(name, shared[name]);
       obj.setMapMaxEntries('str_match', Math.max(1, c.strKeys.length));
       obj.setMapMaxEntries('num_set', Math.max(1, c.numKeys.length));
@@ -58,6 +66,9 @@ export class LoadedHook {
   attach(): void {
     if (this.attached) return;
     try {
+      // The return program first: an entry that parks a record always finds its return attached.
+      const ret = this.compiled.ret;
+      if (ret) for (const spec of ret.attach) this.links.push(this.obj.attach(ret.program, spec));
       for (const spec of this.compiled.attach) this.links.push(this.obj.attach(this.compiled.program, spec));
     } catch (e) {
       this.detach();

@@ -89,6 +89,7 @@ struct pal_fork {
 
 /* pal_hook.flags */
 #define PAL_HOOK_ENFORCED (1u << 0) /* the action was carried out (clear in monitor mode) */
+#define PAL_HOOK_RETURN   (1u << 1) /* args[PAL_HOOK_ARGS - 1] holds the function's return value */
 #define PAL_HOOK_ARG_TRUNC(i) (1u << (8 + (i))) /* argument i was cut to its bound */
 #define PAL_HOOK_ARG_FAULT(i) (1u << (16 + (i))) /* argument i could not be read */
 

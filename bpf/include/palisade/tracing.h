@@ -14,6 +14,8 @@
 #define PAL_TR_NS 10         /* matchNamespaces per selector */
 #define PAL_TR_CAPS 3        /* matchCapabilities per selector */
 #define PAL_TR_ACTIONS 3
+#define PAL_TR_RET_ARGS 2    /* matchReturnArgs per selector */
+#define PAL_TR_RET PAL_TR_ARGS /* the slot of the return value (returnArg) in args[] and values */
 #define PAL_STR_MAX 256      /* bytes kept of a string or buffer argument (power of two) */
 #define PAL_SOCKADDR_LEN 28  /* sizeof(struct sockaddr_in6) */
 
@@ -22,6 +24,7 @@ enum pal_arg_src {
 	PAL_SRC_TP = 1,   /* byte offset in the tracepoint record */
 	PAL_SRC_CTX64,    /* u64 slot of the context: raw_tp, fentry, lsm */
 	PAL_SRC_REG,      /* parameter register: kprobe, uprobe */
+	PAL_SRC_RET,      /* the return value: kretprobe, uretprobe, fexit */
 };
 
 /* what the value is */
@@ -107,13 +110,16 @@ struct pal_selector_cfg {
 	__u8 ncaps;
 	__u8 nactions;
 	__u8 bin_op;     /* 0 none, 1 the process has bin_mark, 2 it has not */
-	__u16 pad;
+	__u8 nret_args;  /* matchReturnArgs used */
+	__u8 nret_actions;
 	__u64 bin_mark;
 	struct pal_arg_filter args[PAL_TR_MATCH_ARGS];
 	struct pal_pid_filter pids[PAL_TR_PIDS];
 	struct pal_ns_filter ns[PAL_TR_NS];
 	struct pal_cap_filter caps[PAL_TR_CAPS];
 	struct pal_action_cfg actions[PAL_TR_ACTIONS];
+	struct pal_arg_filter ret_args[PAL_TR_RET_ARGS]; /* arg = PAL_TR_RET */
+	struct pal_action_cfg ret_actions[PAL_TR_ACTIONS];
 };
 
 struct pal_hook_cfg {
@@ -122,7 +128,9 @@ struct pal_hook_cfg {
 	__u8 nselectors;  /* 0: every call matches and is posted */
 	__u8 monitor;     /* report enforcement actions without taking them */
 	__u8 needs_marks; /* a selector tests pal_proc_marks bits (matchBinaries, followForks) */
-	struct pal_arg_cfg args[PAL_TR_ARGS];
+	__u8 has_return;  /* return probe: the entry parks the record, the return posts it */
+	__u8 pad[3];
+	struct pal_arg_cfg args[PAL_TR_ARGS + 1]; /* the last: the return value (returnArg) */
 	struct pal_selector_cfg sel[PAL_TR_SELECTORS];
 };
 
