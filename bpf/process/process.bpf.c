@@ -2,6 +2,7 @@
 /* Process lifecycle sensor: exec, fork and exit of every process on the host. */
 #include "palisade/common.h"
 #include "palisade/marks.h"
+#include "palisade/path.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -31,108 +32,9 @@ struct {
 	__type(value, struct exec_scratch);
 } exec_heap SEC(".maps");
 
-/* Path walks run under bpf_loop so the verifier checks each step once, not once per iteration. */
-struct emit_ctx {
-	struct exec_scratch *s;
-	__u32 pos;
-	__u32 off;
-	int n;
-	bool trunc;
-};
-
-/* Writes one component, root first: names[] holds them leaf first. */
-static long emit_step(__u32 i, void *data)
-{
-	struct emit_ctx *c = data;
-	int idx = c->n - 1 - (int)i;
-	long len;
-
-	if (idx < 0)
-		return 1;
-	if (c->off >= PAL_PATH_MAX - 2) {
-		c->trunc = true;
-		return 1;
-	}
-	c->s->data[(c->pos + c->off) & PAL_DATA_MASK] = '/';
-	c->off++;
-	/* A constant size keeps the verifier happy; the cap is applied after the loop. */
-	len = bpf_probe_read_kernel_str(&c->s->data[(c->pos + c->off) & PAL_DATA_MASK], PAL_PATH_MAX,
-					c->s->names[idx & (PAL_PATH_DEPTH - 1)]);
-	if (len > 1)
-		c->off += len - 1;
-	return 0;
-}
-
-/* Writes the n components collected in s->names as "/a/b/c" at data[pos]; returns the length. */
-static __always_inline __u32 emit_components(struct exec_scratch *s, __u32 pos, int n, bool *trunc)
-{
-	struct emit_ctx c = { .s = s, .pos = pos, .n = n };
-
-	if (n == 0) {
-		s->data[pos & PAL_DATA_MASK] = '/';
-		return 1;
-	}
-	bpf_loop(PAL_PATH_DEPTH, emit_step, &c, 0);
-	if (c.off > PAL_PATH_MAX - 1) {
-		c.off = PAL_PATH_MAX - 1;
-		c.trunc = true;
-	}
-	if (c.trunc)
-		*trunc = true;
-	return c.off;
-}
-
-struct walk_ctx {
-	struct exec_scratch *s;
-	struct dentry *dentry;
-	struct mount *mnt;
-	int n;
-	bool trunc;
-};
-
-/* One step of d_path by hand (tp_btf programs may not call bpf_d_path); crosses mount points. */
-static long path_step(__u32 i, void *data)
-{
-	struct walk_ctx *c = data;
-	/* locals: CO-RE macros must not see the fields of our own ctx struct */
-	struct dentry *dentry = c->dentry;
-	struct mount *mnt = c->mnt;
-	struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
-	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-
-	if (dentry == mnt_root || dentry == parent) {
-		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
-
-		if (dentry != mnt_root || mnt_parent == mnt)
-			return 1; /* the root of the root mount */
-		c->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-		c->mnt = mnt_parent;
-		return 0;
-	}
-	if (c->n >= PAL_PATH_DEPTH) {
-		c->trunc = true;
-		return 1;
-	}
-	c->s->names[c->n & (PAL_PATH_DEPTH - 1)] = BPF_CORE_READ(dentry, d_name.name);
-	c->n++;
-	c->dentry = parent;
-	return 0;
-}
-
 static __always_inline __u32 read_path(struct exec_scratch *s, __u32 pos, const struct path *path, bool *trunc)
 {
-	struct vfsmount *vfsmnt = BPF_CORE_READ(path, mnt);
-	struct walk_ctx c = {
-		.s = s,
-		.dentry = BPF_CORE_READ(path, dentry),
-		.mnt = container_of(vfsmnt, struct mount, mnt),
-	};
-
-	/* mount crossings take steps too, hence the slack */
-	bpf_loop(PAL_PATH_DEPTH + 16, path_step, &c, 0);
-	if (c.trunc)
-		*trunc = true;
-	return emit_components(s, pos, c.n, trunc);
+	return pal_read_path(&s->data[pos & PAL_DATA_MASK], s->names, path, PAL_PATH_MAX, trunc);
 }
 
 struct cgrp_ctx {
@@ -164,7 +66,7 @@ static __always_inline __u32 read_cgroup_path(struct exec_scratch *s, __u32 pos,
 	bpf_loop(PAL_CGRP_DEPTH, cgrp_step, &c, 0);
 	if (c.kn && pal_kn_parent(c.kn))
 		*trunc = true;
-	return emit_components(s, pos, c.n, trunc);
+	return pal_emit_names(&s->data[pos & PAL_DATA_MASK], s->names, c.n, PAL_PATH_MAX, trunc);
 }
 
 static __always_inline __u32 ns_inum(struct ns_common *ns)
