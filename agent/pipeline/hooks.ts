@@ -1,6 +1,7 @@
 // The hook registry: what a pal_hook record's hook_id means (which policy, which hook, how to read
 // its arguments), and how a hook event reads as JSON and as a compact line.
 import type { ArgDecode } from '../../tracing/compile/compile.js';
+import { SOCK_ARG } from '../../tracing/compile/layout.js';
 import type { HookIds, HookRegistration } from '../../tracing/manager.js';
 
 export type HookEventType = HookRegistration['event'];
@@ -69,19 +70,47 @@ export function int64Text(signed: boolean, lo: number, hi: number): string {
 const FAMILIES: Record<number, string> = { 1: 'AF_UNIX', 2: 'AF_INET', 10: 'AF_INET6' };
 
 /** A struct sockaddr (28 bytes read from the process) as JSON members and as text. */
+/** An IPv4 (family 2) or IPv6 (10) address stored at `at`, as text; '' for other families. */
+function addrText(b: Buffer, at: number, family: number): string {
+  if (family === 2) return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+  if (family !== 10) return '';
+  const g: string[] = [];
+  for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(at + 2 * i).toString(16));
+  return g.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
+}
+
+const endpoint = (addr: string, port: number, family: number): string => (family === 10 ? `[${addr}]:${port}` : `${addr}:${port}`);
+
 export function sockaddrOf(b: Buffer, at: number): { json: string; text: string } {
   const family = b.readUInt16LE(at);
   const port = b.readUInt16BE(at + 2);
-  let addr = '';
-  if (family === 2) addr = `${b[at + 4]}.${b[at + 5]}.${b[at + 6]}.${b[at + 7]}`;
-  else if (family === 10) {
-    const g: string[] = [];
-    for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(at + 8 + 2 * i).toString(16));
-    addr = g.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
-  }
+  const addr = addrText(b, at + (family === 2 ? 4 : 8), family);
   const fam = FAMILIES[family] ?? String(family);
   return {
     json: `{"sockaddr_arg":{"family":"${fam}"${addr ? `,"addr":"${addr}","port":${port}` : ''}}}`,
-    text: addr ? (family === 10 ? `[${addr}]:${port}` : `${addr}:${port}`) : fam,
+    text: addr ? endpoint(addr, port, family) : fam,
   };
+}
+
+const SOCK_TYPES: Record<number, string> = { 1: 'SOCK_STREAM', 2: 'SOCK_DGRAM', 3: 'SOCK_RAW', 5: 'SOCK_SEQPACKET' };
+const PROTOCOLS: Record<number, string> = { 1: 'IPPROTO_ICMP', 6: 'IPPROTO_TCP', 17: 'IPPROTO_UDP', 58: 'IPPROTO_ICMPV6', 132: 'IPPROTO_SCTP' };
+const TCP_STATES = [
+  '', 'TCP_ESTABLISHED', 'TCP_SYN_SENT', 'TCP_SYN_RECV', 'TCP_FIN_WAIT1', 'TCP_FIN_WAIT2', 'TCP_TIME_WAIT', 'TCP_CLOSE',
+  'TCP_CLOSE_WAIT', 'TCP_LAST_ACK', 'TCP_LISTEN', 'TCP_CLOSING', 'TCP_NEW_SYN_RECV',
+];
+
+/** A kernel sock (struct pal_sock_arg, tracing.h) as Tetragon's sock_arg. */
+export function sockOf(b: Buffer, at: number): { json: string; text: string } {
+  const family = b.readUInt16LE(at + SOCK_ARG.family);
+  const type = b.readUInt16LE(at + SOCK_ARG.type);
+  const protocol = b.readUInt16LE(at + SOCK_ARG.protocol);
+  const state = b[at + SOCK_ARG.state]!;
+  const sport = b.readUInt16LE(at + SOCK_ARG.sport);
+  const dport = b.readUInt16LE(at + SOCK_ARG.dport);
+  const saddr = addrText(b, at + SOCK_ARG.saddr, family);
+  const daddr = addrText(b, at + SOCK_ARG.daddr, family);
+  const json =
+    `{"sock_arg":{"family":"${FAMILIES[family] ?? family}","type":"${SOCK_TYPES[type] ?? type}","protocol":"${PROTOCOLS[protocol] ?? protocol}"` +
+    `,"saddr":"${saddr}","daddr":"${daddr}","sport":${sport},"dport":${dport},"state":"${TCP_STATES[state] ?? state}"}}`;
+  return { json, text: `${endpoint(saddr, sport, family)} → ${endpoint(daddr, dport, family)}` };
 }

@@ -7,7 +7,7 @@ import { Process, makeExecId } from '../process/process.js';
 import type { WallClock } from './clock.js';
 import { nowRfc3339 } from './clock.js';
 import { decodeWaitStatus, type PalisadeEvent } from './events.js';
-import { ACTION_NAMES, hookIntJson, intText, sockaddrOf, type HookRegistry } from './hooks.js';
+import { ACTION_NAMES, hookIntJson, intText, sockaddrOf, sockOf, type HookRegistry } from './hooks.js';
 import {
   EV_EXEC, EV_EXIT, EV_FORK, EV_HOOK, EXEC, EXEC_ARGS_TRUNC, EXIT, FORK, FRAME_HEADER, HDR, HOOK, HOOK_ARGS, HOOK_ENFORCED, HOOK_RETURN,
   NS_NAMES, hookArgTrunc,
@@ -299,7 +299,7 @@ export class Pipeline {
       const type = hook.args[i]!;
       let json: string;
       let plain: string;
-      if (type === 'string' || type === 'bytes' || type === 'sockaddr') {
+      if (type === 'string' || type === 'bytes' || type === 'sockaddr' || type === 'file' || type === 'path' || type === 'sock') {
         // (len << 32) | offset into data[], checked against the record's size
         const from = data + lo;
         const to = from + hi;
@@ -307,9 +307,11 @@ export class Pipeline {
           this.counters.decodeErrors++;
           return;
         }
-        if (type === 'string') {
+        if (type === 'string' || type === 'file' || type === 'path') {
           plain = buf.toString('utf8', from, to);
-          json = `{"string_arg":${JSON.stringify(plain)}}`;
+          json = type === 'string' ? `{"string_arg":${JSON.stringify(plain)}}` : `{"${type}_arg":{"path":${JSON.stringify(plain)}}}`;
+        } else if (type === 'sock') {
+          ({ json, text: plain } = sockOf(buf, from));
         } else if (type === 'bytes') {
           json = `{"bytes_arg":"${buf.toString('base64', from, to)}"}`;
           plain = `<${hi} bytes>`;

@@ -9,6 +9,7 @@
 #include "palisade/common.h"
 #include "palisade/marks.h"
 #include "palisade/tracing.h"
+#include "palisade/path.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -24,6 +25,8 @@ struct scratch {
 	struct pal_addr_key addr;
 	struct pal_num_key num;
 	struct pal_rate_key rate;
+	const unsigned char *names[PAL_PATH_DEPTH]; /* path walks */
+	char path_slack[2 * PAL_PATH_MAX]; /* path.h writes up to 2 * PAL_PATH_MAX past a str buffer */
 };
 
 struct {
@@ -90,6 +93,7 @@ struct {
 
 /* Kept so the layout test finds the config struct in this object's BTF. */
 const struct pal_hook_cfg *pal_unused_cfg __attribute__((unused));
+const struct pal_sock_arg *pal_unused_sock __attribute__((unused));
 
 static __always_inline void hook_count(__u32 stat)
 {
@@ -153,6 +157,38 @@ static __always_inline __u64 read_value(void *ctx, __u8 src, __u16 at, __u8 size
 	return narrow(v, size, is_signed);
 }
 
+/* The file behind descriptor fd of the current task, or NULL. */
+static __always_inline struct file *fd_file(__u64 fd)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+
+	if (fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline void read_sock(struct pal_sock_arg *out, struct sock *sk)
+{
+	__builtin_memset(out, 0, sizeof(*out));
+	out->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	out->type = BPF_CORE_READ(sk, sk_type);
+	out->protocol = BPF_CORE_READ(sk, sk_protocol);
+	out->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	out->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	out->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (out->family == 10 /* AF_INET6 */) {
+		BPF_CORE_READ_INTO(&out->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&out->daddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)out->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)out->daddr, sk, __sk_common.skc_daddr);
+	}
+}
+
 /* Reads argument i: its number, or its bytes into s->str[i].data. Returns the flags to set. */
 static __always_inline __u32 read_arg(void *ctx, struct scratch *s, int i)
 {
@@ -201,6 +237,39 @@ static __always_inline __u32 read_arg(void *ctx, struct scratch *s, int i)
 		}
 		if (len < PAL_STR_MAX)
 			buf[len & (PAL_STR_MAX - 1)] = 0;
+	} else if (kind == PAL_ARG_KFILE || kind == PAL_ARG_KPATH || kind == PAL_ARG_FD) {
+		const struct path *p = (const struct path *)v;
+		bool trunc = false;
+
+		if (kind != PAL_ARG_KPATH) {
+			struct file *f = kind == PAL_ARG_FD ? fd_file(v) : (struct file *)v;
+
+			p = f ? __builtin_preserve_access_index(&f->f_path) : NULL;
+		}
+		if (!p) {
+			flags |= PAL_HOOK_ARG_FAULT(i);
+			buf[0] = 0;
+		} else {
+			len = pal_read_path(buf, s->names, p, a->max, &trunc);
+			if (trunc)
+				flags |= PAL_HOOK_ARG_TRUNC(i);
+			buf[len & (PAL_STR_MAX - 1)] = 0;
+		}
+	} else if (kind == PAL_ARG_KFILENAME) {
+		const char *name = BPF_CORE_READ((struct filename *)v, name);
+
+		n = bpf_probe_read_kernel_str(buf, a->max, name);
+		if (n <= 0) {
+			flags |= PAL_HOOK_ARG_FAULT(i);
+			buf[0] = 0;
+		} else {
+			len = n - 1;
+			if (n == a->max)
+				flags |= PAL_HOOK_ARG_TRUNC(i);
+		}
+	} else if (kind == PAL_ARG_KSOCK) {
+		read_sock((struct pal_sock_arg *)buf, (struct sock *)v);
+		len = sizeof(struct pal_sock_arg);
 	} else if (kind == PAL_ARG_USOCKADDR) {
 		__builtin_memset(buf, 0, PAL_SOCKADDR_LEN);
 		/* a sockaddr_in is 16 bytes: try the full sockaddr_in6 size, then that */
@@ -258,6 +327,27 @@ static __always_inline bool in_values(const volatile struct pal_arg_filter *f, _
 		if (k < f->nvalues && f->values[k] == v)
 			hit = true;
 	return hit;
+}
+
+/* Socket fields of argument a: a user sockaddr (source only) or a kernel sock. */
+static __always_inline __u16 arg_port(struct scratch *s, __u8 a, __u8 dst)
+{
+	if (cfg.args[a].kind == PAL_ARG_KSOCK) {
+		struct pal_sock_arg *sk = (void *)s->str[a].data;
+
+		return dst ? sk->dport : sk->sport;
+	}
+	return bpf_ntohs(*(__u16 *)&s->str[a].data[2]);
+}
+
+static __always_inline const __u8 *arg_addr(struct scratch *s, __u8 a, __u8 dst, __u16 fam)
+{
+	if (cfg.args[a].kind == PAL_ARG_KSOCK) {
+		struct pal_sock_arg *sk = (void *)s->str[a].data;
+
+		return dst ? sk->daddr : sk->saddr;
+	}
+	return (const __u8 *)&s->str[a].data[fam == 2 ? 4 : 8];
 }
 
 static __always_inline bool arg_filter(struct scratch *s, const volatile struct pal_arg_filter *f)
@@ -326,22 +416,24 @@ static __always_inline bool arg_filter(struct scratch *s, const volatile struct 
 		return num_lookup(s, f->map_id, *(__u16 *)s->str[a].data);
 	case PAL_OP_PORT:
 	case PAL_OP_NOTPORT:
-		hit = num_lookup(s, f->map_id, bpf_ntohs(*(__u16 *)&s->str[a].data[2]));
+		hit = num_lookup(s, f->map_id, arg_port(s, a, f->dst));
 		return op == PAL_OP_PORT ? hit : !hit;
 	case PAL_OP_PORTPRIV:
 	case PAL_OP_NOTPORTPRIV:
-		hit = bpf_ntohs(*(__u16 *)&s->str[a].data[2]) < 1024;
+		hit = arg_port(s, a, f->dst) < 1024;
 		return op == PAL_OP_PORTPRIV ? hit : !hit;
+	case PAL_OP_PROTOCOL:
+		return num_lookup(s, f->map_id, ((struct pal_sock_arg *)s->str[a].data)->protocol);
 	case PAL_OP_ADDR:
 	case PAL_OP_NOTADDR: {
 		__u16 fam = *(__u16 *)s->str[a].data;
 
 		if (fam == 2 /* AF_INET */) {
-			__builtin_memcpy(s->addr.addr, &s->str[a].data[4], 4);
+			__builtin_memcpy(s->addr.addr, arg_addr(s, a, f->dst, fam), 4);
 			s->addr.prefixlen = 32 + 32;
 			s->addr.map_id = bpf_htonl(f->map_id);
 		} else if (fam == 10 /* AF_INET6 */) {
-			__builtin_memcpy(s->addr.addr, &s->str[a].data[8], 16);
+			__builtin_memcpy(s->addr.addr, arg_addr(s, a, f->dst, fam), 16);
 			s->addr.prefixlen = 32 + 128;
 			s->addr.map_id = bpf_htonl(f->map_id | 1);
 		} else {

@@ -3,6 +3,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, runCli, startAgent, type Ev, type RunningAgent } from '../helpers/agent.js';
@@ -411,6 +412,69 @@ spec:
     ]);
     expect(got[0]).toMatchObject({ path: bin, symbol: 'pal_double', process: { binary: bin } });
     await deletePolicy('uretprobe-test');
+  });
+});
+
+describe('kernel object arguments', () => {
+  it('fd resolves a descriptor to its file path, and Prefix filters on it', async () => {
+    const dir = join(work, 'fd-dir');
+    execFileSync('mkdir', ['-p', dir]);
+    expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: fd-test
+spec:
+  tracepoints:
+  - subsystem: syscalls
+    event: sys_enter_write
+    args:
+    - {index: 5, type: fd}
+    - {index: 7, type: size_t}
+    selectors:
+    - matchArgs:
+      - {index: 5, operator: Prefix, values: ["${dir}/"]}
+`)).stderr).toBe('');
+    spawnSync('sh', ['-c', `printf 12345 > ${dir}/written; printf abc > ${work}/elsewhere`]);
+    await agent.waitFor((e) => hookEvents(e, 'fd-test').length >= 1, 15_000, 'write event');
+    await new Promise((r) => setTimeout(r, 300));
+    const got = hookEvents(agent.events(), 'fd-test');
+    expect(got.map((e: Ev) => e.args)).toEqual([[{ file_arg: { path: `${dir}/written` } }, { size_arg: '5' }]]);
+    await deletePolicy('fd-test');
+  });
+
+  it('sock decodes a kernel struct sock (raw tracepoint inet_sock_set_state) and DPort filters on it', async () => {
+    const server = createServer((c) => c.end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: sock-test
+spec:
+  tracepoints:
+  - subsystem: sock
+    event: inet_sock_set_state
+    raw: true
+    args:
+    - {index: 0, type: sock}
+    - {index: 2, type: int}
+    selectors:
+    - matchArgs:
+      - {index: 0, operator: DPort, values: ["${port}"]}
+      - {index: 2, operator: Equal, values: ["1"]}
+`)).stderr).toBe('');
+      spawnSync('node', ['-e', `require('net').connect(${port}, '127.0.0.1').on('connect', function () { this.end(); })`]);
+      await agent.waitFor((e) => hookEvents(e, 'sock-test').length >= 1, 15_000, 'sock event');
+      const ev = hookEvents(agent.events(), 'sock-test')[0]!;
+      expect(ev.args[0].sock_arg).toMatchObject({
+        family: 'AF_INET', type: 'SOCK_STREAM', protocol: 'IPPROTO_TCP', saddr: '127.0.0.1', daddr: '127.0.0.1', dport: port,
+      });
+      expect(ev.args[1]).toEqual({ int_arg: 1 }); // TCP_ESTABLISHED
+      await deletePolicy('sock-test');
+    } finally {
+      server.close();
+    }
   });
 });
 

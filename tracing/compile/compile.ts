@@ -26,7 +26,7 @@ export type ProgramName =
   | 'pal_kretprobe' | 'pal_uretprobe' | 'pal_fexit';
 export type HookEvent = 'process_tracepoint' | 'process_kprobe' | 'process_uprobe' | 'process_lsm';
 /** How the pipeline prints an argument (Tetragon's JSON keys). */
-export type ArgDecode = 'int' | 'uint' | 'long' | 'ulong' | 'size_t' | 'string' | 'bytes' | 'sockaddr';
+export type ArgDecode = 'int' | 'uint' | 'long' | 'ulong' | 'size_t' | 'string' | 'bytes' | 'sockaddr' | 'file' | 'path' | 'sock';
 
 /** A per-process mark the agent must allocate a bit for and write into cfg at `offset`. */
 export type MarkRequest =
@@ -248,9 +248,18 @@ class HookCompiler {
       kind = ArgKind.Int;
       size = Math.min(rawSize, info.bits! / 8);
       signed = info.signed ?? false;
+    } else if (a.type === 'filename' && !userPtrs && !fields) {
+      kind = ArgKind.KFilename; // a kernel function's struct filename *
     } else if (a.type === 'string' || a.type === 'filename') {
       if (field && !field.isPointer) throw new HookError(where, `${a.type} needs a pointer field; field ${a.index} is "${field.decl}"`);
       kind = userPtrs ? ArgKind.UStr : ArgKind.KStr;
+    } else if (a.type === 'fd') {
+      kind = ArgKind.Fd;
+      size = Math.min(rawSize, 4);
+    } else if (a.type === 'file' || a.type === 'path' || a.type === 'sock') {
+      if (userPtrs) throw new HookError(where, `${a.type} is a kernel struct pointer: a syscall hook gives user values (use fd for a descriptor)`);
+      if (field && !field.isPointer) throw new HookError(where, `${a.type} needs a pointer field; field ${a.index} is "${field.decl}"`);
+      kind = a.type === 'file' ? ArgKind.KFile : a.type === 'path' ? ArgKind.KPath : ArgKind.KSock;
     } else if (a.type === 'char_buf') {
       if (!userPtrs) throw new HookError(where, 'char_buf is read from user memory: only syscall tracepoints, uprobes and syscall kprobes have user pointers');
       kind = ArgKind.UBuf;
@@ -258,7 +267,7 @@ class HookCompiler {
       if (!userPtrs) throw new HookError(where, 'sockaddr is read from user memory here: only syscall tracepoints and uprobes give a user pointer');
       kind = ArgKind.USockaddr;
     } else {
-      throw new HookError(where, `type ${a.type} is not decoded on ${this.spec.hook}s by Palisade yet (supported: integers, string, filename, char_buf, sockaddr)`);
+      throw new HookError(where, `type ${a.type} is not decoded on ${this.spec.hook}s by Palisade yet (supported: integers, string, filename, char_buf, sockaddr, fd, file, path, sock)`);
     }
     const o = HOOK_CFG.args + i * ARG_CFG.$size;
     const cfg = this.cfg;
@@ -420,9 +429,12 @@ class HookCompiler {
         default: return unsupported();
       }
     }
-    if (plan.kind === ArgKind.USockaddr) {
+    if (plan.kind === ArgKind.USockaddr || plan.kind === ArgKind.KSock) {
+      // a sock has both ends; a sockaddr names one (the parser allows only the S* operators on it)
+      if (plan.kind === ArgKind.KSock && f.operator.replace(/^Not/, '').startsWith('D')) cfg.writeUInt8(1, o + ARG_FILTER.dst);
       switch (f.operator) {
         case 'Family': return toSet(Op.Family);
+        case 'Protocol': return plan.kind === ArgKind.KSock ? toSet(Op.Protocol) : unsupported();
         case 'SPort': case 'DPort': return toSet(Op.Port);
         case 'NotSPort': case 'NotDPort': return toSet(Op.NotPort);
         case 'SPortPriv': case 'DPortPriv': return put(Op.PortPriv);
@@ -467,6 +479,15 @@ function decodeOf(a: ArgPlan): ArgDecode {
       return 'bytes';
     case ArgKind.USockaddr:
       return 'sockaddr';
+    case ArgKind.KFile:
+    case ArgKind.Fd:
+      return 'file';
+    case ArgKind.KPath:
+      return 'path';
+    case ArgKind.KSock:
+      return 'sock';
+    case ArgKind.KFilename:
+      return 'string';
     default: {
       if (a.spec.type === 'size_t') return 'size_t';
       const bits = ARG_TYPE_INFO[a.spec.type]?.bits ?? 64;

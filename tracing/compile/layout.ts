@@ -2,7 +2,7 @@
 // test/unit/tracing-layout.test.ts checks every offset against the BTF of build/bpf/generic.bpf.o.
 
 export const ARG_CFG = { src: 0, kind: 1, size: 2, is_signed: 3, at: 4, max: 6, len_src: 8, len_size: 9, len_at: 10, $size: 12 } as const;
-export const ARG_FILTER = { arg: 0, op: 1, nvalues: 2, pad: 3, map_id: 4, values: 8, $size: 40 } as const;
+export const ARG_FILTER = { arg: 0, op: 1, nvalues: 2, dst: 3, map_id: 4, values: 8, $size: 40 } as const;
 export const PID_FILTER = { not_in: 0, ns_pid: 1, follow: 2, pad: 3, map_id: 4, mark: 8, $size: 16 } as const;
 export const NS_FILTER = { ns: 0, not_in: 1, nvalues: 2, pad: 3, values: 4, $size: 20 } as const;
 export const CAP_FILTER = { set: 0, not_in: 1, pad: 2, mask: 8, $size: 16 } as const;
@@ -18,6 +18,7 @@ export const STR_KEY = { prefixlen: 0, map_id: 4, data: 8, $size: 260 } as const
 export const ADDR_KEY = { prefixlen: 0, map_id: 4, addr: 8, $size: 24 } as const;
 export const NUM_KEY = { map_id: 0, pad: 4, value: 8, $size: 16 } as const;
 export const BIN_KEY = { prefixlen: 0, kind: 4, path: 8, $size: 260 } as const;
+export const SOCK_ARG = { family: 0, type: 2, protocol: 4, state: 6, pad: 7, sport: 8, dport: 10, saddr: 12, daddr: 28, $size: 44 } as const;
 export const MARKS_CFG = { keep_on_exec: 0, active: 8, pad: 12, $size: 16 } as const;
 
 export const TRACING_LAYOUTS: Record<string, Record<string, number>> = {
@@ -34,6 +35,7 @@ export const TRACING_LAYOUTS: Record<string, Record<string, number>> = {
   pal_num_key: NUM_KEY,
   pal_bin_key: BIN_KEY,
   pal_marks_cfg: MARKS_CFG,
+  pal_sock_arg: SOCK_ARG,
 };
 
 /** Array bounds of tracing.h. */
@@ -42,11 +44,11 @@ export const TR = {
 } as const;
 
 export const enum ArgSrc { Tp = 1, Ctx64 = 2, Reg = 3, Ret = 4 }
-export const enum ArgKind { Int = 1, UStr = 2, KStr = 3, UBuf = 4, USockaddr = 5 }
+export const enum ArgKind { Int = 1, UStr = 2, KStr = 3, UBuf = 4, USockaddr = 5, KFile = 6, KPath = 7, Fd = 8, KFilename = 9, KSock = 10 }
 export const enum Op {
   Eq = 1, Ne, Gt, Lt, Mask, InRange, NotInRange, InMap, NotInMap,
   StrEq, StrNe, Prefix, NotPrefix, Postfix, NotPostfix,
-  Family, Port, NotPort, PortPriv, NotPortPriv, Addr, NotAddr,
+  Family, Port, NotPort, PortPriv, NotPortPriv, Addr, NotAddr, Protocol,
 }
 export const enum ActKind { Post = 1, NoPost, Sigkill, Signal, Override }
 export const enum BinKind { Exact = 1, Prefix = 2, Postfix = 3 }

@@ -34,6 +34,24 @@ enum pal_arg_kind {
 	PAL_ARG_KSTR,      /* kernel pointer to a NUL-terminated string */
 	PAL_ARG_UBUF,      /* user pointer to bytes; the length is another value */
 	PAL_ARG_USOCKADDR, /* user pointer to a struct sockaddr */
+	PAL_ARG_KFILE,     /* struct file *: its path */
+	PAL_ARG_KPATH,     /* struct path *: the path */
+	PAL_ARG_FD,        /* a file descriptor of the current task: its file's path */
+	PAL_ARG_KFILENAME, /* struct filename *: its name */
+	PAL_ARG_KSOCK,     /* struct sock *: a struct pal_sock_arg */
+};
+
+/* A sock argument as the event carries it. */
+struct pal_sock_arg {
+	__u16 family;
+	__u16 type;
+	__u16 protocol;
+	__u8 state;
+	__u8 pad;
+	__u16 sport; /* host order */
+	__u16 dport;
+	__u8 saddr[16]; /* IPv4: the first 4 bytes */
+	__u8 daddr[16];
 };
 
 struct pal_arg_cfg {
@@ -55,14 +73,14 @@ enum pal_op {
 	PAL_OP_INMAP, PAL_OP_NOTINMAP,
 	PAL_OP_STR_EQ, PAL_OP_STR_NE, PAL_OP_PREFIX, PAL_OP_NOTPREFIX, PAL_OP_POSTFIX, PAL_OP_NOTPOSTFIX,
 	PAL_OP_FAMILY, PAL_OP_PORT, PAL_OP_NOTPORT, PAL_OP_PORTPRIV, PAL_OP_NOTPORTPRIV,
-	PAL_OP_ADDR, PAL_OP_NOTADDR,
+	PAL_OP_ADDR, PAL_OP_NOTADDR, PAL_OP_PROTOCOL,
 };
 
 struct pal_arg_filter {
 	__u8 arg;        /* index into the hook's captured arguments */
 	__u8 op;         /* enum pal_op */
 	__u8 nvalues;    /* inline values used (ranges use pairs) */
-	__u8 pad;
+	__u8 dst;        /* sock ports and addresses: the destination's, not the source's */
 	__u32 map_id;    /* key prefix in the string, number and address maps */
 	__u64 values[PAL_TR_VALUES];
 };
