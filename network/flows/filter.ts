@@ -16,10 +16,14 @@ export type ProtocolName = (typeof PROTOCOLS)[number];
 /** The Kubernetes pod name label --from-pod/--to-pod match (workloads get it from Kubernetes). */
 export const POD_NAME_LABEL = 'k8s:io.kubernetes.pod.name';
 
+/** What a client asks for. Values arrive as text (flags, a JSON request): compileFlowFilter checks them. */
 export interface FlowFilterSpec {
-  verdicts?: Verdict[];
-  types?: FlowType[];
-  protocols?: ProtocolName[];
+  /** FORWARDED, DROPPED, AUDIT. */
+  verdicts?: string[];
+  /** l4, dns, policy-verdict. */
+  types?: string[];
+  /** tcp, udp, icmp (either family), icmpv4, icmpv6. */
+  protocols?: string[];
   /** "k=v" (or "k": the key is present); every one must match. */
   fromLabels?: string[];
   toLabels?: string[];
