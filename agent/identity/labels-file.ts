@@ -4,8 +4,8 @@
 //   - cgroup: /system.slice/nginx.service
 //     namespace: web
 //     labels: {app: nginx, tier: front}
-import { isMap, isScalar, LineCounter, parseDocument, type Node } from 'yaml';
-import { Ctx, readObj, readSeq, readStringMap, scalarText } from '../../tracing/policy/reader.js';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { Ctx, describe, readObj, readSeq, readStringMap, scalarText } from '../../tracing/policy/reader.js';
 import type { PolicyError } from '../../tracing/policy/types.js';
 import { normalizeCgroupPath } from './cgroups.js';
 import { DEFAULT_NAMESPACE, labelKeyProblem, labelValueProblem, namespaceProblem } from './labels.js';
@@ -43,6 +43,10 @@ export function parseWorkloadsFile(text: string, file: string, cgroupRoot: strin
   const entries: LabelEntry[] = [];
   // An empty file labels nothing.
   if (root === null || (isScalar(root) && root.value === null)) return { entries, errors: [] };
+  if (!isSeq(root)) {
+    ctx.error(root, '', `expected a list of entries (- cgroup: …, namespace: …, labels: {…}), got ${describe(root)}`);
+    return { entries, errors: ctx.errors };
+  }
   const seen = new Map<string, number>();
   for (const item of readSeq(ctx, root, '') ?? []) {
     const o = readObj(ctx, item.node, item.path, ['cgroup', 'namespace', 'labels']);
