@@ -20,16 +20,16 @@ export interface ObserveFlags {
   socket: string;
   file?: string;
   output: string;
-  verdict: string[];
-  type: string[];
-  protocol: string[];
-  fromLabel: string[];
-  toLabel: string[];
-  fromPod: string[];
-  toPod: string[];
-  fromIp: string[];
-  toIp: string[];
-  port: string[];
+  verdict?: string[];
+  type?: string[];
+  protocol?: string[];
+  fromLabel?: string[];
+  toLabel?: string[];
+  fromPod?: string[];
+  toPod?: string[];
+  fromIp?: string[];
+  toIp?: string[];
+  port?: string[];
   since?: string;
   last?: string;
   follow?: boolean;
@@ -44,9 +44,9 @@ export interface ObservePlan {
   follow: boolean;
 }
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 /** --verdict DROPPED,AUDIT is --verdict DROPPED --verdict AUDIT. */
-const split = (values: string[]): string[] => values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+const split = (values: string[] = []): string[] => values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
 
 /** Checks the flags (CliError exit 2 naming the flag) and turns them into a query. */
 export function planObserve(o: ObserveFlags, now = Date.now()): ObservePlan {
@@ -54,8 +54,8 @@ export function planObserve(o: ObserveFlags, now = Date.now()): ObservePlan {
     throw new CliError(`--output: expected compact, json or table, got ${JSON.stringify(o.output)}`, 2);
   }
   const filter: FlowFilterSpec = {};
-  const put = (k: Exclude<keyof FlowFilterSpec, 'ports'>, v: string[]): void => {
-    if (v.length > 0) filter[k] = v;
+  const put = (k: Exclude<keyof FlowFilterSpec, 'ports'>, v: string[] | undefined): void => {
+    if (v && v.length > 0) filter[k] = v;
   };
   put('verdicts', split(o.verdict));
   put('types', split(o.type));
@@ -202,16 +202,16 @@ export function registerObserve(program: Command): void {
     .option('--socket <path>', 'agent socket', DEFAULT_SOCKET)
     .option('-f, --file <path>', "read an export file instead of the agent ('-' for stdin)")
     .option('-o, --output <fmt>', 'compact|json|table', 'compact')
-    .option('--verdict <verdict>', `${VERDICTS.join('|')} (repeatable: any of them)`, collect, [])
-    .option('--type <type>', `${FLOW_TYPES.join('|')} (repeatable)`, collect, [])
-    .option('--protocol <proto>', `${PROTOCOLS.join('|')} (repeatable)`, collect, [])
-    .option('--from-label <k=v>', 'source has this label (repeatable: all of them); "k" alone: any value', collect, [])
-    .option('--to-label <k=v>', 'destination has this label (repeatable: all of them)', collect, [])
-    .option('--from-pod <[ns/]pod>', 'source pod (needs pods: the k8s:io.kubernetes.pod.name label)', collect, [])
-    .option('--to-pod <[ns/]pod>', 'destination pod (needs pods)', collect, [])
-    .option('--from-ip <ip|cidr>', 'source address or prefix (repeatable)', collect, [])
-    .option('--to-ip <ip|cidr>', 'destination address or prefix (repeatable)', collect, [])
-    .option('--port <port>', 'source or destination port (repeatable)', collect, [])
+    .option('--verdict <verdict>', `${VERDICTS.join('|')} (repeatable: any of them)`, collect)
+    .option('--type <type>', `${FLOW_TYPES.join('|')} (repeatable)`, collect)
+    .option('--protocol <proto>', `${PROTOCOLS.join('|')} (repeatable)`, collect)
+    .option('--from-label <k=v>', 'source has this label (repeatable: all of them); "k" alone: any value', collect)
+    .option('--to-label <k=v>', 'destination has this label (repeatable: all of them)', collect)
+    .option('--from-pod <[ns/]pod>', 'source pod (needs pods: the k8s:io.kubernetes.pod.name label)', collect)
+    .option('--to-pod <[ns/]pod>', 'destination pod (needs pods)', collect)
+    .option('--from-ip <ip|cidr>', 'source address or prefix (repeatable)', collect)
+    .option('--to-ip <ip|cidr>', 'destination address or prefix (repeatable)', collect)
+    .option('--port <port>', 'source or destination port (repeatable)', collect)
     .option('--since <when>', 'flows since a duration ago (30s, 5m, 1h30m) or a time (2026-11-23T01:00:00Z)')
     .option('--last <n>', `the last N matching flows (from the agent, default ${DEFAULT_LAST} without --since/--follow)`)
     .option('--follow', 'keep printing new flows as they happen')

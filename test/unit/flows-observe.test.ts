@@ -305,7 +305,7 @@ describe('the observe op', () => {
 });
 
 const flags = (o: Partial<ObserveFlags>): ObserveFlags => ({
-  socket: 's', output: 'compact', verdict: [], type: [], protocol: [], fromLabel: [], toLabel: [], fromPod: [], toPod: [], fromIp: [], toIp: [], port: [], ...o,
+  socket: 's', output: 'compact', ...o,
 });
 
 describe('observe flags', () => {
