@@ -74,6 +74,18 @@ function podUidOf(parts: readonly string[]): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether a directory can hold container cgroups below it: systemd slices, kubepods and docker
+ * (cgroupfs drivers), a user's systemd (rootless podman), podman scopes (their `container` child).
+ * The discovery walk enters only these: a service's or a container's own cgroups are never read,
+ * which keeps a walk over a busy host to a few dozen readdirs.
+ */
+export function mayHoldContainers(path: string): boolean {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  if (path === '/kubepods' || path.startsWith('/kubepods/') || path === '/docker' || path.startsWith('/docker/')) return true;
+  return name.endsWith('.slice') || /^user@\d+\.service$/.test(name) || /^libpod-[0-9a-f]{64}\.scope$/.test(name);
+}
+
 /** The labels a container cgroup carries: container-id, and the pod uid where the path has it. */
 export function containerLabels(c: ContainerCgroup): Record<string, string> {
   const out: Record<string, string> = { [LABEL_CONTAINER_ID]: c.containerId };

@@ -11,7 +11,7 @@ import { readNetnsAddresses } from './addresses.js';
 import { cgroupDir, cgroupIdOf, findProcess, normalizeCgroupPath, readCgroupProcs, walkCgroups } from './cgroups.js';
 import { DEFAULT_NAMESPACE, labelKeyProblem, labelValueProblem, namespaceProblem } from './labels.js';
 import { DEFAULT_WORKLOADS_FILE, parseWorkloadsFile, type LabelEntry } from './labels-file.js';
-import { containerLabels, parseContainerCgroup } from './runtime.js';
+import { containerLabels, mayHoldContainers, parseContainerCgroup } from './runtime.js';
 
 export type LabelSource = 'file' | 'api' | 'container';
 
@@ -74,6 +74,7 @@ export class WorkloadStore {
   private readonly api = new Map<string, ApiLabels>();
   private containers = new Set<string>();
   private current = new Map<string, WorkloadDetail>();
+  private byId = new Map<bigint, WorkloadDetail>();
   private pending: PendingCgroup[] = [];
   private readonly listeners = new Set<(ws: readonly Workload[]) => void>();
   private timer: NodeJS.Timeout | null = null;
@@ -124,8 +125,8 @@ export class WorkloadStore {
   }
 
   get(cgroupId: bigint): Workload | undefined {
-    for (const w of this.current.values()) if (w.cgroupId === cgroupId) return toWorkload(w);
-    return undefined;
+    const w = this.byId.get(cgroupId);
+    return w && toWorkload(w);
   }
 
   labelsFileStatus(): LabelsFileStatus {
@@ -176,7 +177,7 @@ export class WorkloadStore {
   refresh(): boolean {
     this.reloadFileIfChanged();
     if (this.opts.discoverContainers !== false) {
-      this.containers = new Set(walkCgroups(this.root, (p) => parseContainerCgroup(p) !== null));
+      this.containers = new Set(walkCgroups(this.root, (p) => parseContainerCgroup(p) !== null, mayHoldContainers));
     }
     const paths = new Set([...this.fileEntries.keys(), ...this.api.keys(), ...this.containers]);
     const next = new Map<string, WorkloadDetail>();
@@ -205,6 +206,7 @@ export class WorkloadStore {
     this.pending = pending;
     const changed = !sameWorkloads(this.current, next);
     this.current = next;
+    this.byId = new Map([...next.values()].map((w) => [w.cgroupId, w]));
     if (changed) {
       const list = this.list();
       for (const l of this.listeners) l(list);

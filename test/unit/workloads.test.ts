@@ -8,7 +8,7 @@ import { canonicalIpv6, parseFibTrieLocal, parseIfInet6 } from '../../agent/iden
 import { normalizeCgroupPath, walkCgroups } from '../../agent/identity/cgroups.js';
 import { parseLabelArgs } from '../../agent/identity/labels.js';
 import { parseWorkloadsFile } from '../../agent/identity/labels-file.js';
-import { containerLabels, parseContainerCgroup } from '../../agent/identity/runtime.js';
+import { containerLabels, mayHoldContainers, parseContainerCgroup } from '../../agent/identity/runtime.js';
 import { WorkloadStore } from '../../agent/identity/store.js';
 import { handleEndpointRequest, type EndpointListJson } from '../../agent/api/endpoints.js';
 import { formatPolicyError } from '../../tracing/policy/errors.js';
@@ -42,6 +42,12 @@ describe('container cgroup paths', () => {
     `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID.replaceAll('-', '_')}.slice`, `/user.slice/${ID}`,
   ])('not a container: %s', (path) => {
     expect(parseContainerCgroup(path)).toBeNull();
+  });
+
+  it('the discovery walk enters slices, kubepods, docker, user managers and podman scopes only', () => {
+    expect(['/system.slice', '/kubepods', '/kubepods/burstable', `/kubepods/burstable/pod${UID}`, '/docker', '/user.slice/user-1000.slice/user@1000.service', `/machine.slice/libpod-${ID}.scope`]
+      .filter(mayHoldContainers)).toHaveLength(7);
+    expect(['/system.slice/sshd.service', `/system.slice/docker-${ID}.scope`, '/init.scope', '/palisade-test'].filter(mayHoldContainers)).toEqual([]);
   });
 
   it('labels: container-id, and the pod uid where the path has one', () => {
@@ -227,6 +233,7 @@ describe('WorkloadStore', () => {
     cg.add('/system.slice/sshd.service', [1]);
     const podPath = `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${UID.replaceAll('-', '_')}.slice/cri-containerd-${ID2}.scope`;
     const podId = cg.add(podPath);
+    cg.add(`/system.slice/sshd.service/docker-${ID2}.scope`); // inside a service: not searched
     store.start();
     expect(store.list()).toEqual([
       { cgroupId: podId, cgroupPath: podPath, namespace: 'default', labels: { 'container-id': ID2, 'k8s:io.kubernetes.pod.uid': UID }, ips: [] },
@@ -234,11 +241,13 @@ describe('WorkloadStore', () => {
       { cgroupId: dockerId, cgroupPath: `/system.slice/docker-${ID}.scope`, namespace: 'default', labels: { 'container-id': ID }, ips: [] },
     ]);
     expect(store.details().map((d) => [d.processes, d.sources])).toEqual([[0, ['container']], [1, ['container']]]);
+    expect(store.get(dockerId)?.cgroupPath).toBe(`/system.slice/docker-${ID}.scope`);
     expect(changes).toHaveLength(1);
     expect(store.refresh()).toBe(false); // nothing changed: no notification
     expect(changes).toHaveLength(1);
     cg.remove(podPath);
     expect(store.refresh()).toBe(true);
+    expect(store.get(podId)).toBeUndefined();
     expect(changes[1]!.map((w) => w.cgroupPath)).toEqual([`/system.slice/docker-${ID}.scope`]);
   });
 
