@@ -14,7 +14,7 @@ import { WorkloadStore } from '../../agent/identity/store.js';
 import { FlowHistory } from '../../network/flows/history.js';
 import type { FlowJson } from '../../network/flows/types.js';
 import type { Workload } from '../../network/model.js';
-import { PALISADE, runCli } from '../helpers/agent.js';
+import { cleanup, PALISADE, runCli, startAgent, type RunningAgent } from '../helpers/agent.js';
 
 const tag = `${process.pid}`;
 const x = process.pid % 250;
@@ -104,6 +104,23 @@ describe('WorkloadStore on real cgroups and namespaces', () => {
     const line = readFileSync(`/proc/${web.pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'))!;
     expect(line.slice(3)).toBe(w.cgroupPath);
     expect(w.processes).toBe(1);
+  });
+
+  it('the kernel agrees: a task in the cgroup has that id as bpf_get_current_cgroup_id (the exec event says)', async () => {
+    const store = new WorkloadStore({ cgroupRoot: root, labelsFile: null, refreshIntervalMs: 0, discoverContainers: false });
+    const w = store.label(WEB, { app: 'web' });
+    let agent: RunningAgent | undefined;
+    try {
+      agent = await startAgent();
+      const marker = `palwl-marker-${tag}`;
+      execFileSync('sh', ['-c', `echo $$ > ${root}${WEB}/cgroup.procs && exec /bin/echo ${marker}`]);
+      const evs = await agent.waitFor((e) => e.some((ev) => ev.process_exec?.process.arguments === marker), 30_000, 'the exec in the cgroup');
+      const exec = evs.find((ev) => ev.process_exec?.process.arguments === marker)!.process_exec.process;
+      expect(exec.cgroup).toEqual({ id: String(w.cgroupId), path: WEB });
+    } finally {
+      await agent?.stop();
+      cleanup(agent);
+    }
   });
 
   it('a workload in its own namespace has that namespace addresses; one in the host namespace has none', () => {
