@@ -94,6 +94,10 @@ export class LocalServer {
       sock.end(JSON.stringify({ error: 'request is not JSON' }) + '\n');
       return;
     }
+    if (typeof req !== 'object' || req === null || typeof req.op !== 'string') {
+      sock.end(JSON.stringify({ error: 'request has no op' }) + '\n'); // a bad request must not throw in the agent
+      return;
+    }
     if (req.op === 'status') {
       sock.end(JSON.stringify(this.handlers.status()) + '\n');
     } else if (req.op === 'events') {

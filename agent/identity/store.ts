@@ -130,7 +130,7 @@ export class WorkloadStore {
   }
 
   labelsFileStatus(): LabelsFileStatus {
-    return { file: this.file, loaded: this.fileLoaded, entries: this.fileEntries.size, errors: this.fileErrors };
+    return { file: this.file, loaded: this.fileLoaded, entries: this.fileEntries.size, errors: [...this.fileErrors] };
   }
 
   /** The canonical path of a cgroup a user named, or an Error's message. */
@@ -147,11 +147,12 @@ export class WorkloadStore {
   label(cgroup: string, labels: Readonly<Record<string, string>>, namespace?: string): WorkloadDetail {
     const path = this.resolve(cgroup);
     for (const [k, v] of Object.entries(labels)) {
+      if (typeof v !== 'string') throw new Error(`label ${JSON.stringify(k)}: expected a string value, got ${JSON.stringify(v)}`);
       const problem = labelKeyProblem(k) ?? labelValueProblem(v);
       if (problem) throw new Error(problem);
     }
     if (namespace !== undefined) {
-      const problem = namespaceProblem(namespace);
+      const problem = typeof namespace === 'string' ? namespaceProblem(namespace) : `namespace: expected a string, got ${JSON.stringify(namespace)}`;
       if (problem) throw new Error(problem);
     }
     if (cgroupIdOf(cgroupDir(this.root, path)) === null) throw new Error(`no cgroup ${path} under ${this.root}`);

@@ -3,6 +3,7 @@
 // `palisade observe` against a local API served by this test (no BPF needed).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -216,6 +217,17 @@ describe('palisade endpoint and observe against the local API', () => {
     const u = await runCli(['endpoint', 'unlabel', WEB, '--socket', socket]);
     expect(u.stdout).toBe(`unlabelled ${WEB}\n`);
     expect((await runCli(['endpoint', 'list', '--socket', socket])).stdout).toBe('no workloads\n');
+  });
+
+  it('a request without an op gets an error and the server goes on', async () => {
+    for (const text of ['null', '{"op":1}', '{}']) {
+      const c = createConnection(socket);
+      c.end(text + '\n');
+      let got = '';
+      for await (const chunk of c) got += String(chunk);
+      expect(got).toBe('{"error":"request has no op"}\n');
+    }
+    expect((await runCli(['endpoint', 'list', '--socket', socket])).code).toBe(0);
   });
 
   it('endpoint errors: bad labels (exit 2, before asking the agent), no such cgroup (from the agent)', async () => {

@@ -289,6 +289,8 @@ describe('WorkloadStore', () => {
     expect(Object.keys(w.labels)).toEqual(['app', 'container-id', 'tier']); // sorted
     expect(() => store.label('/nope', { app: 'x' })).toThrow(`no cgroup /nope under ${cg.root}`);
     expect(() => store.label('/web', { 'reserved:host': '' })).toThrow(/reserved/);
+    // Requests arrive as JSON: values that are not strings are refused, not stored.
+    expect(() => store.label(`/system.slice/docker-${ID}.scope`, { port: 80 } as unknown as Record<string, string>)).toThrow('label "port": expected a string value, got 80');
     expect(store.unlabel(`/system.slice/docker-${ID}.scope`)).toBe(true);
     expect(store.list()[0]).toMatchObject({ namespace: 'default', labels: { app: 'file', 'container-id': ID, tier: 'back' } });
     expect(store.unlabel(`/system.slice/docker-${ID}.scope`)).toBe(false);
