@@ -8,7 +8,7 @@ import { request } from '../api/local.js';
 import type { ObserveRequest } from '../api/observe.js';
 import { compileFlowFilter, FilterError, FLOW_TYPES, PROTOCOLS, VERDICTS, type FlowFilterSpec, type FlowMatcher } from '../../network/flows/filter.js';
 import { compactFlowLine, flowTableRow, TABLE_HEADER, TableWriter } from '../../network/flows/format.js';
-import { flowFields, parseFlowLine, type ExportedFlow } from '../../network/flows/history.js';
+import { flowFields, flowOfEvent, type ExportedFlow } from '../../network/flows/history.js';
 import { parseSince } from '../../network/flows/since.js';
 import { CliError } from './errors.js';
 import { DEFAULT_SOCKET } from './status.js';
@@ -139,60 +139,54 @@ async function openInput(file: string | undefined, socket: string, plan: Observe
   return request(socket, req);
 }
 
+type Printable = Parameters<FlowPrinter['print']>[0][number];
+
 export async function runObserve(o: ObserveFlags): Promise<void> {
   const plan = planObserve(o);
   const fromFile = o.file !== undefined;
   const input = await openInput(o.file, o.socket, plan);
   const printer = new FlowPrinter(plan.output, plan.follow);
-  // A file is filtered here; the agent filters before it sends.
-  const kept: Array<{ line: string; event: ExportedFlow; time: number }> = [];
+  // Lines go out as they come when nothing needs the whole set: a followed stream, or a file read
+  // without --last into a format that does not align columns.
+  const streaming = plan.follow || (fromFile && plan.last === undefined && plan.output !== 'table');
+  let kept: Printable[] = [];
   let lineNo = 0;
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
     lineNo++;
     if (line.trim() === '') continue;
-    const flow = parseFlowLine(line);
-    if (!flow) {
-      if (fromFile) {
-        if (!/^\s*\{/.test(line) || !isJson(line)) process.stderr.write(`palisade: ${o.file}:${lineNo}: not a JSON event, skipped\n`);
-        continue; // other event types share export files
-      }
-      const msg = agentMessage(line);
-      if (msg.error !== undefined) throw new CliError(msg.error);
-      if (msg.lost !== undefined) process.stderr.write(`palisade: ${msg.lost} flows lost: this client read too slowly\n`);
+    let ev: unknown;
+    try {
+      ev = JSON.parse(line);
+    } catch {
+      process.stderr.write(`palisade: ${o.file ?? 'agent'}:${lineNo}: not a JSON event, skipped\n`);
       continue;
     }
+    const flow = flowOfEvent(ev);
+    if (!flow) {
+      if (!fromFile) agentMessage(ev); // other event types sharing an export file are skipped
+      continue;
+    }
+    // The agent has filtered what it sends; a file is filtered here.
+    if (fromFile && ((plan.since !== undefined && flow.time < plan.since) || !plan.match(flowFields(flow.event.network_flow)))) continue;
     const rec = { line, event: flow.event, time: flow.time };
-    if (!fromFile) {
+    if (streaming) {
       await printer.print([rec]);
       continue;
     }
-    if (plan.since !== undefined && flow.time < plan.since) continue;
-    if (!plan.match(flowFields(flow.event.network_flow))) continue;
     kept.push(rec);
-    if (plan.last !== undefined && kept.length > plan.last) kept.shift();
+    // --last over a long file: trim now and then, not on every line.
+    if (plan.last !== undefined && kept.length >= 2 * plan.last + 1024) kept = kept.slice(kept.length - plan.last);
   }
-  if (fromFile) await printer.print(kept);
+  if (plan.last !== undefined && kept.length > plan.last) kept = plan.last === 0 ? [] : kept.slice(kept.length - plan.last);
+  await printer.print(kept);
 }
 
-function isJson(line: string): boolean {
-  try {
-    JSON.parse(line);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A line from the agent that is not a flow: an error, or flows lost on the way. */
-function agentMessage(line: string): { error?: string; lost?: number } {
-  try {
-    const m = JSON.parse(line) as { error?: unknown; events_lost?: { count?: unknown } };
-    if (typeof m.error === 'string') return { error: m.error };
-    if (typeof m.events_lost?.count === 'number') return { lost: m.events_lost.count };
-  } catch {
-    // not JSON: ignored like any unknown line
-  }
-  return {};
+/** A line from the agent that is not a flow: an error ends the command; lost flows are reported. */
+function agentMessage(ev: unknown): void {
+  const m = ev as { error?: unknown; events_lost?: { count?: unknown } } | null;
+  if (typeof m?.error === 'string') throw new CliError(m.error);
+  const lost = m?.events_lost?.count;
+  if (typeof lost === 'number') process.stderr.write(`palisade: ${lost} flows lost: this client read too slowly\n`);
 }
 
 export function registerObserve(program: Command): void {

@@ -38,12 +38,15 @@ export interface HistoryQuery {
 
 /** The parsed flow of an exported JSON line, or null when the line is not a network_flow event. */
 export function parseFlowLine(line: string): { event: ExportedFlow; time: number } | null {
-  let ev: unknown;
   try {
-    ev = JSON.parse(line);
+    return flowOfEvent(JSON.parse(line));
   } catch {
     return null;
   }
+}
+
+/** An exported event (parsed JSON) as a flow with its time in epoch ms (0 when it has none), or null. */
+export function flowOfEvent(ev: unknown): { event: ExportedFlow; time: number } | null {
   if (typeof ev !== 'object' || ev === null || !('network_flow' in ev)) return null;
   const e = ev as ExportedFlow;
   const f = e.network_flow;

@@ -281,6 +281,12 @@ describe('palisade endpoint and observe against the local API', () => {
     expect(lines[0]).toMatch(/^TIME\s+SOURCE\s+DESTINATION\s+TYPE\s+VERDICT\s+SUMMARY$/);
     expect(lines[1]).toMatch(/8\.8\.8\.8:53 \(world\)\s+policy-verdict\s+AUDIT \(would drop\)\s+egress TCP/);
     expect(r.stderr).toBe(`palisade: ${f}:3: not a JSON event, skipped\n`);
+    const last = await runCli(['observe', '--file', f, '--last', '1', '-o', 'json']);
+    expect(last.stdout.trim().split('\n').map((l) => JSON.parse(l).network_flow.destination.ip)).toEqual(['8.8.8.8']);
+    const none = await runCli(['observe', '--file', f, '--last', '0']);
+    expect(none.stdout).toBe('');
+    const stdin = await runCli(['observe', '--file', '-', '--port', '443', '-o', 'json'], readFileSync(f, 'utf8'));
+    expect(stdin.stdout.trim().split('\n').map((l) => JSON.parse(l).network_flow.destination.ip)).toEqual(['1.1.1.1']);
     const bad = await runCli(['observe', '--file', f, '--verdict', 'DROP']);
     expect([bad.code, bad.stderr]).toEqual([2, 'palisade: --verdict: unknown verdict "DROP" (did you mean "DROPPED"?)\n']);
   });
