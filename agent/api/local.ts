@@ -112,12 +112,18 @@ export class LocalServer {
         out = { error: e instanceof Error ? e.message : String(e) };
       }
       sock.end(JSON.stringify(out) + '\n');
-    } else if (req.op.startsWith('endpoint_')) {
-      const out = this.handlers.endpoints ? this.handlers.endpoints(req as EndpointRequest) : { error: 'this agent does not manage workloads' };
-      sock.end(JSON.stringify(out) + '\n');
-    } else if (req.op === 'observe') {
-      if (this.handlers.observe) this.handlers.observe(req, sock);
-      else sock.end(JSON.stringify({ error: 'this agent keeps no flow history' }) + '\n');
+    } else if (req.op.startsWith('endpoint_') || req.op === 'observe') {
+      try {
+        if (req.op === 'observe') {
+          if (this.handlers.observe) this.handlers.observe(req as ObserveRequest, sock);
+          else sock.end(JSON.stringify({ error: 'this agent keeps no flow history' }) + '\n');
+        } else {
+          const out = this.handlers.endpoints ? this.handlers.endpoints(req as EndpointRequest) : { error: 'this agent does not manage workloads' };
+          sock.end(JSON.stringify(out) + '\n');
+        }
+      } catch (e) {
+        sock.end(JSON.stringify({ error: e instanceof Error ? e.message : String(e) }) + '\n');
+      }
     } else {
       sock.end(JSON.stringify({ error: `unknown op ${JSON.stringify((req as { op?: unknown }).op)}` }) + '\n');
     }
