@@ -1,11 +1,14 @@
 // The local socket `palisade status` and `palisade events` talk to. One JSON request line from the
 // client: {"op":"status"} gets one JSON line back; {"op":"events"} gets the live stream of events
 // as JSON lines until it hangs up. A client that reads too slowly loses events, counted and reported.
+// endpoint_* (workload labels, endpoints.ts) answer one line; observe (flow history, observe.ts) streams.
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { StreamSink } from '../export/stream.js';
 import type { Sink } from '../export/sink.js';
+import type { EndpointRequest } from './endpoints.js';
+import type { ObserveRequest } from './observe.js';
 
 export interface LocalHandlers {
   status(): unknown;
@@ -13,13 +16,17 @@ export interface LocalHandlers {
   policy(req: PolicyRequest): unknown;
   subscribe(sink: Sink): void;
   unsubscribe(sink: Sink): void;
+  /** endpoint_* requests (handleEndpointRequest); absent while the agent has no workload store. */
+  endpoints?(req: EndpointRequest): unknown;
+  /** observe: writes flows to the socket, and ends it unless following (serveObserve). */
+  observe?(req: ObserveRequest, sock: Socket): void;
 }
 
 export type PolicyRequest =
   | { op: 'policy_add'; file: string; text: string; mode?: 'enforce' | 'monitor' }
   | { op: 'policy_delete' | 'policy_enable' | 'policy_disable'; name: string }
   | { op: 'policy_list' };
-export type LocalRequest = { op: 'status' } | { op: 'events' } | PolicyRequest;
+export type LocalRequest = { op: 'status' } | { op: 'events' } | PolicyRequest | EndpointRequest | ObserveRequest;
 
 /** Longest request line: a policy file travels inside one. */
 const MAX_REQUEST = 4 << 20;
@@ -87,6 +94,10 @@ export class LocalServer {
       sock.end(JSON.stringify({ error: 'request is not JSON' }) + '\n');
       return;
     }
+    if (typeof req !== 'object' || req === null || typeof req.op !== 'string') {
+      sock.end(JSON.stringify({ error: 'request has no op' }) + '\n'); // a bad request must not throw in the agent
+      return;
+    }
     if (req.op === 'status') {
       sock.end(JSON.stringify(this.handlers.status()) + '\n');
     } else if (req.op === 'events') {
@@ -101,6 +112,18 @@ export class LocalServer {
         out = { error: e instanceof Error ? e.message : String(e) };
       }
       sock.end(JSON.stringify(out) + '\n');
+    } else if (req.op.startsWith('endpoint_') || req.op === 'observe') {
+      try {
+        if (req.op === 'observe') {
+          if (this.handlers.observe) this.handlers.observe(req as ObserveRequest, sock);
+          else sock.end(JSON.stringify({ error: 'this agent keeps no flow history' }) + '\n');
+        } else {
+          const out = this.handlers.endpoints ? this.handlers.endpoints(req as EndpointRequest) : { error: 'this agent does not manage workloads' };
+          sock.end(JSON.stringify(out) + '\n');
+        }
+      } catch (e) {
+        sock.end(JSON.stringify({ error: e instanceof Error ? e.message : String(e) }) + '\n');
+      }
     } else {
       sock.end(JSON.stringify({ error: `unknown op ${JSON.stringify((req as { op?: unknown }).op)}` }) + '\n');
     }

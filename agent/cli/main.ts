@@ -1,7 +1,9 @@
 // `palisade`: the agent and the tools that talk to it.
 import { Command, CommanderError } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerEndpoint } from './endpoint.js';
 import { registerEvents } from './events.js';
+import { registerObserve } from './observe.js';
 import { registerPolicy } from './policy.js';
 import { registerProbe } from './probe.js';
 import { registerStatus } from './status.js';
@@ -19,6 +21,8 @@ registerProbe(program);
 registerStatus(program);
 registerEvents(program);
 registerPolicy(program);
+registerObserve(program);
+registerEndpoint(program);
 program
   .command('version')
   .description('print the version')

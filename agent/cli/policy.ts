@@ -6,7 +6,7 @@ import { formatPolicyError, parsePolicies, type PolicyKind, type PolicyMode, typ
 import type { PolicySummary as LoadedSummary } from '../../tracing/manager.js';
 import { CliError } from './errors.js';
 import { DEFAULT_SOCKET, ask } from './status.js';
-import type { PolicyRequest } from '../api/local.js';
+import type { LocalRequest, PolicyRequest } from '../api/local.js';
 
 export interface PolicySummary {
   name: string;
@@ -87,8 +87,8 @@ export function renderReports(reports: FileReport[]): string {
   return lines.join('\n');
 }
 
-/** Sends a policy request to the agent; an {error} answer becomes a CliError. */
-async function agentCall<T>(socket: string, req: PolicyRequest): Promise<T> {
+/** Sends a one-answer request to the agent; an {error} answer becomes a CliError. */
+export async function agentCall<T>(socket: string, req: LocalRequest): Promise<T> {
   const line = await ask(socket, req);
   if (line === '') throw new CliError('the agent closed the connection without answering');
   const out = JSON.parse(line) as T & { error?: string };
