@@ -464,7 +464,8 @@ spec:
       - {index: 0, operator: DPort, values: ["${port}"]}
       - {index: 2, operator: Equal, values: ["1"]}
 `)).stderr).toBe('');
-      spawnSync('node', ['-e', `require('net').connect(${port}, '127.0.0.1').on('connect', function () { this.end(); })`]);
+      // async: the server lives in this process and must answer while the client runs
+      await new Promise((r) => spawn('node', ['-e', `require('net').connect(${port}, '127.0.0.1').on('connect', function () { this.destroy(); })`]).on('exit', r));
       await agent.waitFor((e) => hookEvents(e, 'sock-test').length >= 1, 15_000, 'sock event');
       const ev = hookEvents(agent.events(), 'sock-test')[0]!;
       expect(ev.args[0].sock_arg).toMatchObject({
