@@ -154,6 +154,21 @@ static __always_inline __u64 read_value(void *ctx, __u8 src, __u16 at, __u8 size
 #endif
 		}
 	}
+#if defined(__TARGET_ARCH_x86)
+	else if (src == PAL_SRC_SYSREG) {
+		/* __x64_sys_*(const struct pt_regs *regs): the syscall ABI's registers */
+		struct pt_regs *regs = (struct pt_regs *)PT_REGS_PARM1((struct pt_regs *)ctx);
+
+		switch (at) {
+		case 0: v = BPF_CORE_READ(regs, di); break;
+		case 1: v = BPF_CORE_READ(regs, si); break;
+		case 2: v = BPF_CORE_READ(regs, dx); break;
+		case 3: v = BPF_CORE_READ(regs, r10); break;
+		case 4: v = BPF_CORE_READ(regs, r8); break;
+		default: v = BPF_CORE_READ(regs, r9); break;
+		}
+	}
+#endif
 	return narrow(v, size, is_signed);
 }
 

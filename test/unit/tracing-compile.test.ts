@@ -102,10 +102,21 @@ describe('selector compiler', () => {
     expect(kp.errors).toEqual([]);
     const h = kp.hooks[0]!;
     expect(h).toMatchObject({ program: 'pal_kprobe', event: 'process_kprobe', attach: [{ kind: 'kprobe', func: '__x64_sys_connect' }], args: ['int', 'sockaddr'] });
-    expect(h.cfg[HOOK_CFG.args + ARG_CFG.src]).toBe(ArgSrc.Reg);
+    expect(h.cfg[HOOK_CFG.args + ARG_CFG.src]).toBe(ArgSrc.SysReg); // the wrapper's pt_regs argument, then the syscall's
     expect(h.numKeys.map((k) => Number(k.readBigUInt64LE(NUM_KEY.value)))).toEqual([80, 8000, 8001, 8002]);
     const ids = h.addrKeys.map((k) => [k.readUInt32BE(ADDR_KEY.map_id) & 1, k.readUInt32LE(ADDR_KEY.prefixlen) - 32]);
     expect(ids).toEqual([[0, 8], [1, 128]]); // IPv6 entries under the odd id
+
+    const kpOverride = compile(head('kpo') + `  kprobes:
+  - call: do_unlinkat
+    syscall: false
+    args:
+    - {index: 0, type: int}
+    selectors:
+    - matchActions:
+      - {action: Override, argError: -1}
+`);
+    expect(kpOverride.errors.map((e) => e.message)[0]).toMatch(/^Override on a kprobe is not supported by Palisade: .* deny with an lsmhook/);
 
     const lsm = compile(head('lsm') + `  lsmhooks:
   - hook: file_open

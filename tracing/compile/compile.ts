@@ -186,7 +186,8 @@ class HookCompiler {
         const hookJson = `"function_name":${JSON.stringify(call)}`;
         const noKprobe = this.missing('kprobe');
         if (!noKprobe) {
-          spec.args.forEach((a, i) => this.plan(a, i, ArgSrc.Reg, a.index, 8, spec.syscall));
+          // A syscall's kprobe sits on the __x64_sys_ wrapper, whose one argument is the user's pt_regs.
+          spec.args.forEach((a, i) => this.plan(a, i, spec.syscall ? ArgSrc.SysReg : ArgSrc.Reg, a.index, 8, spec.syscall));
           return {
             event: 'process_kprobe', program: 'pal_kprobe', attach: [{ kind: 'kprobe', func: call }], hookJson, label: call,
             ...this.ret('pal_kretprobe', [{ kind: 'kprobe', func: call, retprobe: true }]),
@@ -373,6 +374,9 @@ class HookCompiler {
         cfg.writeInt32LE(a.argSig, o + ACTION_CFG.value);
         return;
       case 'Override':
+        if (this.spec.hook === 'kprobe') {
+          throw new HookError(`${this.path}.selectors`, 'Override on a kprobe is not supported by Palisade: it needs bpf_override_return on a function of the kernel\'s error-injection list, which many kernels lack; deny with an lsmhook (file_open, bprm_check_security, …) instead');
+        }
         cfg.writeUInt8(ActKind.Override, o + ACTION_CFG.kind);
         cfg.writeInt32LE(a.argError > 0 ? -a.argError : a.argError, o + ACTION_CFG.value);
         return;

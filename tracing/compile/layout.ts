@@ -43,7 +43,7 @@ export const TR = {
   args: 5, selectors: 5, matchArgs: 5, retArgs: 2, values: 4, pids: 4, ns: 10, caps: 3, actions: 3, strMax: 256, binPath: 256,
 } as const;
 
-export const enum ArgSrc { Tp = 1, Ctx64 = 2, Reg = 3, Ret = 4 }
+export const enum ArgSrc { Tp = 1, Ctx64 = 2, Reg = 3, Ret = 4, SysReg = 5 }
 export const enum ArgKind { Int = 1, UStr = 2, KStr = 3, UBuf = 4, USockaddr = 5, KFile = 6, KPath = 7, Fd = 8, KFilename = 9, KSock = 10 }
 export const enum Op {
   Eq = 1, Ne, Gt, Lt, Mask, InRange, NotInRange, InMap, NotInMap,

@@ -25,6 +25,7 @@ enum pal_arg_src {
 	PAL_SRC_CTX64,    /* u64 slot of the context: raw_tp, fentry, lsm */
 	PAL_SRC_REG,      /* parameter register: kprobe, uprobe */
 	PAL_SRC_RET,      /* the return value: kretprobe, uretprobe, fexit */
+	PAL_SRC_SYSREG,   /* syscall kprobe: the syscall's own registers, in the pt_regs the wrapper gets */
 };
 
 /* what the value is */
