@@ -1,6 +1,6 @@
 // Reads network-policy YAML (several documents per file) of Kubernetes NetworkPolicy and Cilium(Clusterwide)
 // NetworkPolicy into NetPolicy. Every problem is reported with file, line, column and field path.
-import { isScalar, LineCounter, parseAllDocuments, type Node } from 'yaml';
+import { isMap, isScalar, LineCounter, parseAllDocuments, type Node } from 'yaml';
 import { unknownValue } from '../../tracing/policy/errors.js';
 import { Ctx, readObj, readStringMap, type Obj } from '../../tracing/policy/reader.js';
 import type { PolicyError } from '../../tracing/policy/types.js';
@@ -138,7 +138,9 @@ function parseMetadata(ctx: Ctx, root: Obj, kind: NetPolicyKind | undefined): { 
   const m = annotations?.[MODE_ANNOTATION];
   if (m === 'audit' || m === 'enforce') mode = m;
   else if (m !== undefined) {
-    ctx.error(o.get('annotations')!.value, `metadata.annotations.${MODE_ANNOTATION}`, unknownValue('mode', m, ['enforce', 'audit']));
+    const af = o.get('annotations')!.value;
+    const pair = isMap(af) ? af.items.find((i) => isScalar(i.key) && i.key.value === MODE_ANNOTATION) : undefined;
+    ctx.error((pair?.value as Node | undefined) ?? af, `metadata.annotations.${MODE_ANNOTATION}`, unknownValue('mode', m, ['enforce', 'audit']));
     ok = false;
   }
   if (name === undefined || !ok) return undefined;
