@@ -282,7 +282,7 @@ metadata:
   name: x
   annotations: {palisade.io/mode: audti}
 spec: {endpointSelector: {}}
-`, ['np.yaml:5:34 metadata.annotations.palisade.io/mode: unknown mode "audti" (did you mean "audit"?)']],
+`, ['np.yaml:5:35 metadata.annotations.palisade.io/mode: unknown mode "audti" (did you mean "audit"?)']],
     ['missing endpointSelector', `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: x}
