@@ -4,15 +4,16 @@
 // went) and refolds only the groups whose contributions changed.
 import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, PolicyEntry, RuleInfo, Workload } from '../model.js';
 import { ID } from '../model.js';
-import { contains, parsePrefix, type Prefix } from '../identity/cidr.js';
+import { mask, type Prefix } from '../identity/cidr.js';
 import { CidrIdentities } from '../identity/cidrs.js';
-import { buildIpcache } from '../identity/ipcache.js';
+import { addressEntries, buildIpcache } from '../identity/ipcache.js';
 import { WorkloadIdentities, type NamespaceLabels, type WorkloadIdentity } from '../identity/workloads.js';
 import { matches } from '../policy/selectors.js';
-import type { NetPolicy, Peer } from '../policy/types.js';
+import type { NetPolicy } from '../policy/types.js';
+import { EntryTable } from './entry-table.js';
 import { foldGroup, type Atom } from './fold.js';
 import { processRuleIds, type RuleIds } from './rule-ids.js';
-import { buildUnit, type MarkBits, type PolicyUnit, type RuleAtom } from './unit.js';
+import { buildUnit, type MarkBits, type PeerSpec, type PolicyUnit, type RuleAtom } from './unit.js';
 
 export interface CompileOptions {
   /** Mark bit(s) for a rule restricted to binaries (put in allow_marks / deny_marks). */
@@ -62,6 +63,12 @@ export class PolicyCompiler {
   private readonly defaultCounts = new Map<number, [number, number, number, number]>();
   private workloads: readonly Workload[] = [];
   private workloadIds: number[] = [];
+  /** Host and workload ipcache entries, rebuilt when the workloads change. */
+  private addresses: IpcacheEntry[] = [];
+  /** CIDR peers of the loaded units by prefix length and address, to find who contains a changed prefix. */
+  private readonly cidrIndex = new Map<number, Map<bigint, Set<Loaded>>>();
+  private readonly worldUsers = new Set<Loaded>();
+  private readonly entries = new EntryTable();
   private current: DatapathState = { policy: [], defaults: [], ipcache: [], cgroups: [] };
 
   constructor(private readonly opts: CompileOptions = {}) {
@@ -98,6 +105,7 @@ export class PolicyCompiler {
       this.workloadIds = ids;
       for (const i of this.idents.all()) if (!before.delete(i.id)) changedIdentities.push(i);
       changedIdentities.push(...before.values());
+      this.addresses = addressEntries(this.opts.hostIps ?? [], this.workloads.map((w, i) => ({ ips: w.ips, identity: this.workloadIds[i]! })));
       ipcacheDirty = true;
     }
 
@@ -108,27 +116,28 @@ export class PolicyCompiler {
       if (!l) continue;
       this.setFootprint(l, new Map(), dirtyGroups);
       this.setDefaults(l, new Map());
-      for (const c of l.unit.cidrs) {
+      for (const c of l.unit.cidrs.keys()) {
         const gone = this.cidrs.release(c);
         if (gone) changedPrefixes.push(gone);
       }
+      this.unindex(l);
       this.releaseMarks(l.unit);
       this.loaded.delete(key);
     }
     for (const unit of built) {
-      for (const c of unit.cidrs) {
-        if (this.cidrs.acquire(c).added) changedPrefixes.push(parsePrefix(c) as Prefix);
+      for (const [c, prefix] of unit.cidrs) {
+        if (this.cidrs.acquire(c, prefix).added) changedPrefixes.push(prefix);
       }
       const l: Loaded = { unit, locals: [], footprint: new Map(), defaults: new Map() };
       this.loaded.set(unit.key, l);
+      this.index(l);
       dirty.add(l);
     }
     if (changedPrefixes.length > 0) ipcacheDirty = true;
 
-    if (changedIdentities.length > 0 || changedPrefixes.length > 0) {
-      for (const l of this.loaded.values()) {
-        if (!dirty.has(l) && (this.touchedByIdentities(l.unit, changedIdentities) || this.touchedByPrefixes(l.unit, changedPrefixes))) dirty.add(l);
-      }
+    if (changedPrefixes.length > 0) this.touchedByPrefixes(changedPrefixes, dirty);
+    if (changedIdentities.length > 0) {
+      for (const l of this.loaded.values()) if (!dirty.has(l) && this.touchedByIdentities(l.unit, changedIdentities)) dirty.add(l);
     }
 
     for (const l of dirty) this.resolve(l, dirtyGroups);
@@ -137,14 +146,17 @@ export class PolicyCompiler {
         const byPeer = this.groups[g.dir].get(g.local)!;
         byPeer.delete(g.peer);
         if (byPeer.size === 0) this.groups[g.dir].delete(g.local);
+        this.entries.replace(g.entries, []);
         g.entries = [];
       } else {
-        g.entries = foldGroup(DIRS[g.dir], g.local, g.peer, g.contribs.values());
+        const entries = foldGroup(DIRS[g.dir], g.local, g.peer, g.contribs.values());
+        this.entries.replace(g.entries, entries);
+        g.entries = entries;
       }
     }
 
     const next: DatapathState = { ...this.current };
-    if (dirtyGroups.size > 0) next.policy = this.collectEntries();
+    if (dirtyGroups.size > 0) next.policy = this.entries.snapshot();
     if (dirty.size > 0 || removals.size > 0 || change.workloads) next.defaults = this.collectDefaults();
     if (ipcacheDirty) {
       next.ipcache = this.collectIpcache();
@@ -187,12 +199,11 @@ export class PolicyCompiler {
   }
 
   private touchedByIdentities(u: PolicyUnit, changed: readonly WorkloadIdentity[]): boolean {
-    if (changed.length === 0) return false;
+    if (u.usesCluster) return true;
     for (const s of u.subjects) {
       for (const i of changed) if (matches(s.subject.selector, i.selectorLabels)) return true;
       for (const a of s.atoms) {
-        for (const p of a.rule.peers ?? []) {
-          if (p.kind === 'entity' && p.entity === 'cluster') return true;
+        for (const p of a.peers ?? []) {
           if (p.kind === 'selector') for (const i of changed) if (matches(p.selector, i.selectorLabels)) return true;
         }
       }
@@ -200,30 +211,48 @@ export class PolicyCompiler {
     return false;
   }
 
-  private touchedByPrefixes(u: PolicyUnit, changed: readonly Prefix[]): boolean {
-    if (changed.length === 0 || !u.dependsOnCidrs) return false;
-    for (const s of u.subjects) {
-      for (const a of s.atoms) {
-        for (const p of a.rule.peers ?? []) {
-          if (p.kind === 'entity' && p.entity === 'world') return true;
-          if (p.kind !== 'cidr') continue;
-          const outer = parsePrefix(p.cidr.cidr) as Prefix;
-          for (const c of changed) if (contains(outer, c)) return true;
-        }
+  /** Units whose CIDR peers contain a changed prefix (found by looking up the prefix's ancestors), and world users. */
+  private touchedByPrefixes(changed: readonly Prefix[], dirty: Set<Loaded>): void {
+    for (const l of this.worldUsers) dirty.add(l);
+    for (const c of changed) {
+      for (const [bits, byAddr] of this.cidrIndex) {
+        if (bits > c.bits) continue;
+        const users = byAddr.get(c.addr & mask(bits));
+        if (users) for (const l of users) dirty.add(l);
       }
     }
-    return false;
   }
 
-  private resolvePeers(peers: readonly Peer[] | null): number[] {
+  private index(l: Loaded): void {
+    if (l.unit.usesWorld) this.worldUsers.add(l);
+    for (const p of l.unit.cidrPeers) {
+      let byAddr = this.cidrIndex.get(p.bits);
+      if (!byAddr) this.cidrIndex.set(p.bits, (byAddr = new Map()));
+      let users = byAddr.get(p.addr);
+      if (!users) byAddr.set(p.addr, (users = new Set()));
+      users.add(l);
+    }
+  }
+
+  private unindex(l: Loaded): void {
+    this.worldUsers.delete(l);
+    for (const p of l.unit.cidrPeers) {
+      const byAddr = this.cidrIndex.get(p.bits);
+      const users = byAddr?.get(p.addr);
+      users?.delete(l);
+      if (users?.size === 0) byAddr!.delete(p.addr);
+      if (byAddr?.size === 0) this.cidrIndex.delete(p.bits);
+    }
+  }
+
+  private resolvePeers(peers: readonly PeerSpec[] | null): number[] {
     if (peers === null) return [ID.ANY];
     const out: number[] = [];
     for (const p of peers) {
       if (p.kind === 'selector') {
         for (const i of this.idents.all()) if (matches(p.selector, i.selectorLabels)) out.push(i.id);
       } else if (p.kind === 'cidr') {
-        const outer = parsePrefix(p.cidr.cidr) as Prefix;
-        this.cidrs.inside(outer, p.cidr.except.map((e) => parsePrefix(e) as Prefix), out);
+        this.cidrs.inside(p.prefix, p.except, out);
       } else if (p.entity === 'all') out.push(ID.ANY);
       else if (p.entity === 'host') out.push(ID.HOST);
       else if (p.entity === 'cluster') {
@@ -246,7 +275,7 @@ export class PolicyCompiler {
       for (const i of this.idents.all()) if (matches(s.subject.selector, i.selectorLabels)) locals.push(i.id);
       const dd = s.subject.defaultDeny;
       const bits = (dd.ingress ? (enforce ? 3 : 2) : 0) | (dd.egress ? (enforce ? 12 : 8) : 0);
-      const peers = s.atoms.map((a) => this.resolvePeers(a.rule.peers));
+      const peers = s.atoms.map((a) => this.resolvePeers(a.peers));
       for (const local of locals) {
         if (bits) defaults.set(local, (defaults.get(local) ?? 0) | bits);
         for (let ai = 0; ai < s.atoms.length; ai++) {
@@ -300,12 +329,6 @@ export class PolicyCompiler {
     l.defaults = next;
   }
 
-  private collectEntries(): PolicyEntry[] {
-    const out: PolicyEntry[] = [];
-    for (const byLocal of this.groups) for (const byPeer of byLocal.values()) for (const g of byPeer.values()) for (const e of g.entries) out.push(e);
-    return out;
-  }
-
   private collectDefaults(): IdentityDefaults[] {
     const out: IdentityDefaults[] = [];
     for (const i of this.idents.all()) {
@@ -316,7 +339,7 @@ export class PolicyCompiler {
   }
 
   private collectIpcache(): IpcacheEntry[] {
-    return buildIpcache(this.opts.hostIps ?? [], this.workloads.map((w, i) => ({ ips: w.ips, identity: this.workloadIds[i]! })), this.cidrs);
+    return buildIpcache(this.addresses, this.cidrs);
   }
 }
 

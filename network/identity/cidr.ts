@@ -14,9 +14,9 @@ const V4_MAPPED = 0xffffn << 32n;
 const ALL = (1n << 128n) - 1n;
 
 function parseV4(s: string): bigint {
-  let n = 0n;
-  for (const part of s.split('.')) n = (n << 8n) | BigInt(Number(part));
-  return n;
+  let n = 0;
+  for (const part of s.split('.')) n = n * 256 + Number(part);
+  return BigInt(n);
 }
 
 function parseV6(s: string): bigint {
@@ -47,7 +47,9 @@ export function parseIp(ip: string): { addr: bigint; v4: boolean } | undefined {
   return undefined;
 }
 
-const mask = (bits: number): bigint => (bits === 0 ? 0n : (ALL << BigInt(128 - bits)) & ALL);
+/** MASKS[b]: the top b of 128 bits set. */
+const MASKS: readonly bigint[] = Array.from({ length: 129 }, (_, b) => (b === 0 ? 0n : (ALL << BigInt(128 - b)) & ALL));
+export const mask = (bits: number): bigint => MASKS[bits]!;
 
 /** Why `text` is not a prefix, or the prefix. Host bits must be zero, as Kubernetes and Cilium require. */
 export function parsePrefix(text: string): Prefix | string {

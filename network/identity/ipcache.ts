@@ -11,11 +11,10 @@ export interface AddressOwner {
 }
 
 /**
- * When two owners claim one address the first keeps it (host addresses come first, then workloads in
- * the order given); a CIDR equal to a workload address does not replace it: CIDR rules never select
- * workloads, as in Cilium.
+ * Host and workload entries. When two owners claim one address the first keeps it (host addresses
+ * first, then workloads in the order given).
  */
-export function buildIpcache(hostIps: readonly string[], owners: Iterable<AddressOwner>, cidrs: CidrIdentities): IpcacheEntry[] {
+export function addressEntries(hostIps: readonly string[], owners: Iterable<AddressOwner>): IpcacheEntry[] {
   const out: IpcacheEntry[] = [];
   const taken = new Set<string>();
   const add = (ip: string, identity: number): void => {
@@ -28,9 +27,19 @@ export function buildIpcache(hostIps: readonly string[], owners: Iterable<Addres
   };
   for (const ip of hostIps) add(ip, ID.HOST);
   for (const o of owners) for (const ip of o.ips) add(ip, o.identity);
-  for (const c of cidrs.all()) {
-    if (taken.has(c.cidr)) continue;
-    out.push({ cidr: c.cidr, identity: c.id });
-  }
+  return out;
+}
+
+/**
+ * The whole ipcache: address entries, then one entry per CIDR identity. A CIDR equal to a workload
+ * address does not replace it: CIDR rules never select workloads, as in Cilium.
+ */
+export function buildIpcache(addresses: readonly IpcacheEntry[], cidrs: CidrIdentities): IpcacheEntry[] {
+  const all = cidrs.all();
+  const out: IpcacheEntry[] = addresses.slice();
+  // Only /32 and /128 CIDRs can collide with an address entry.
+  const taken = new Set<string>();
+  for (const e of addresses) taken.add(e.cidr);
+  for (const c of all) if (c.prefix.bits < 128 || !taken.has(c.cidr)) out.push(c.entry);
   return out;
 }

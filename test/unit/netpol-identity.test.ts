@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildIpcache, CidrIdentities, formatPrefix, parsePrefix, WorkloadIdentities, type Prefix } from '../../network/identity/index.js';
+import { addressEntries, buildIpcache, CidrIdentities, formatPrefix, parsePrefix, WorkloadIdentities, type Prefix } from '../../network/identity/index.js';
 import { ID } from '../../network/model.js';
 
 const P = (s: string): Prefix => parsePrefix(s) as Prefix;
@@ -44,8 +44,8 @@ describe('CIDR identities', () => {
   it('ids in the CIDR scope, refcounted', () => {
     const c = new CidrIdentities();
     const a = c.acquire('10.0.0.0/8');
-    expect(a).toEqual({ id: (ID.CIDR_SCOPE | 1) >>> 0, added: true });
-    expect(c.acquire('10.0.0.0/8')).toEqual({ id: a.id, added: false });
+    expect(a).toMatchObject({ id: (ID.CIDR_SCOPE | 1) >>> 0, added: true });
+    expect(c.acquire('10.0.0.0/8')).toMatchObject({ id: a.id, added: false });
     expect(c.release('10.0.0.0/8')).toBeUndefined();
     expect(c.release('10.0.0.0/8')).toEqual(P('10.0.0.0/8'));
     expect(c.id('10.0.0.0/8')).toBeUndefined();
@@ -60,6 +60,9 @@ describe('CIDR identities', () => {
     const all: number[] = [];
     c.inside(P('0.0.0.0/0'), [], all);
     expect(all).toHaveLength(6); // every IPv4 prefix, not the IPv6 one
+    const v6: number[] = [];
+    c.inside(P('::/0'), [], v6);
+    expect(v6).toEqual([c.id('fd00::/64')]);
   });
 });
 
@@ -79,7 +82,7 @@ describe('ipcache', () => {
     const c = new CidrIdentities();
     const id8 = c.acquire('10.0.0.0/8').id;
     c.acquire('10.1.0.10/32');
-    const cache = buildIpcache(['192.168.1.1'], [{ ips: ['10.1.0.10', 'fd00::a'], identity: 300 }], c);
+    const cache = buildIpcache(addressEntries(['192.168.1.1'], [{ ips: ['10.1.0.10', 'fd00::a'], identity: 300 }]), c);
     expect(cache).toEqual([
       { cidr: '192.168.1.1/32', identity: ID.HOST },
       { cidr: '10.1.0.10/32', identity: 300 },

@@ -105,6 +105,9 @@ const CLIENT_IPBLOCK_443 = np('client-ipblock', `  podSelector: {matchLabels: {a
 const CLIENT_TO_V6 = cnp('client-v6', `  endpointSelector: {matchLabels: {app: client}}
   egress: [{toCIDR: ["fd00::/64"]}]
 `);
+const CLIENT_TO_ALL_V6 = cnp('client-all-v6', `  endpointSelector: {matchLabels: {app: client}}
+  egress: [{toCIDR: ["::/0"]}]
+`);
 const WEB_RANGE = cnp('web-range', `  endpointSelector: {matchLabels: {app: web}}
   ingress:
   - toPorts: [{ports: [{port: "8000", endPort: 8080, protocol: TCP}, {port: "53"}]}]
@@ -216,6 +219,8 @@ const CASES: Case[] = [
   ['ipBlock other port', [CLIENT_IPBLOCK_443], 'client', '172.16.5.5', 'TCP', 80, 'DROPPED'],
   ['IPv6 CIDR', [CLIENT_TO_V6], 'client', 'fd00::5', 'UDP', 53, 'FORWARDED'],
   ['outside the IPv6 CIDR', [CLIENT_TO_V6], 'client', 'fd01::5', 'UDP', 53, 'DROPPED'],
+  ['::/0 admits IPv6', [CLIENT_TO_ALL_V6], 'client', '2001:db8::1', 'TCP', 443, 'FORWARDED'],
+  ['::/0 does not admit IPv4 (v4-mapped in the same trie)', [CLIENT_TO_ALL_V6], 'client', '8.8.8.8', 'TCP', 443, 'DROPPED'],
   // Port ranges and protocol ANY
   ['range start', [WEB_RANGE], 'client', 'web', 'TCP', 8000, 'FORWARDED'],
   ['range end', [WEB_RANGE], 'client', 'web', 'TCP', 8080, 'FORWARDED'],
