@@ -1,0 +1,87 @@
+// Network policy compile times: parse and bulk-compile N rules, then one incremental change with them
+// loaded (add one 10-rule policy, then delete it), p50 and p95 over repetitions. Pure CPU; the
+// datapath helper measures the same end to end with the BPF maps.
+//
+//   npx tsc -p tsconfig.json && node --expose-gc dist/bench/netpol-compile.js [--sizes 10,1000,10000,50000] [--reps 40]
+import { performance } from 'node:perf_hooks';
+import { PolicyCompiler, RuleIds } from '../network/compile/index.js';
+import type { Workload } from '../network/model.js';
+import { parseNetworkPolicies, type NetPolicy } from '../network/policy/index.js';
+
+const RULES_PER_POLICY = 10;
+const APPS = 20;
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : dflt;
+}
+
+/** 100 workloads, 5 per app: 20 identities. */
+function workloads(): Workload[] {
+  return Array.from({ length: 100 }, (_, i) => ({
+    cgroupId: BigInt(1000 + i), cgroupPath: `/bench/${i}`, namespace: 'bench', labels: { app: `app${i % APPS}` },
+    ips: [`10.200.${i >> 8}.${i & 255}`],
+  }));
+}
+
+/** Policy n: selects app(n % 20); rules alternate CIDR egress with a port range, selector ingress with a port, and a CIDR deny. */
+function policyYaml(n: number): string {
+  const rules: string[] = [];
+  const ingress: string[] = [];
+  const deny: string[] = [];
+  for (let r = 0; r < RULES_PER_POLICY; r++) {
+    const k = n * RULES_PER_POLICY + r;
+    const net = `${10 + (k >> 16)}.${(k >> 8) & 255}.${k & 255}.0/24`;
+    if (r % 5 === 4) deny.push(`  - toCIDR: [${net}]\n    toPorts: [{ports: [{port: "${1 + (k % 60000)}", protocol: TCP}]}]`);
+    else if (r % 5 === 3) ingress.push(`  - fromEndpoints: [{matchLabels: {app: app${k % APPS}}}]\n    toPorts: [{ports: [{port: "${1 + (k % 60000)}", protocol: TCP}]}]`);
+    else rules.push(`  - toCIDRSet: [{cidr: ${net}, except: [${net.replace(/0\/24$/, '128/25')}]}]\n    toPorts: [{ports: [{port: "${1000 + (k % 50000)}", endPort: ${1000 + (k % 50000) + 15}}]}]`);
+  }
+  return `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: p${n}, namespace: bench}
+spec:
+  endpointSelector: {matchLabels: {app: app${n % APPS}}}
+  egress:
+${rules.join('\n')}
+  egressDeny:
+${deny.join('\n')}
+  ingress:
+${ingress.join('\n')}
+`;
+}
+
+function parseAll(from: number, count: number): NetPolicy[] {
+  const text = Array.from({ length: count }, (_, i) => policyYaml(from + i)).join('---\n');
+  const r = parseNetworkPolicies(text, 'bench.yaml');
+  if (r.errors.length) throw new Error(JSON.stringify(r.errors[0]));
+  return r.policies;
+}
+
+const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+const ms = (x: number): string => `${x.toFixed(2)} ms`;
+
+const sizes = arg('sizes', '10,1000,10000,50000').split(',').map(Number);
+const reps = Number(arg('reps', '40'));
+console.log(`rules  policies  parse       bulk compile  entries  ipcache  change p50  change p95`);
+for (const rules of sizes) {
+  const count = Math.max(1, Math.ceil(rules / RULES_PER_POLICY));
+  let t = performance.now();
+  const policies = parseAll(0, count);
+  const parseMs = performance.now() - t;
+  const extra = parseAll(count, 1)[0]!;
+  const c = new PolicyCompiler({ ruleIds: new RuleIds() });
+  // The parse's garbage is not the compiler's cost: collect it first when allowed (--expose-gc).
+  (globalThis as { gc?: () => void }).gc?.();
+  t = performance.now();
+  const state = c.update({ workloads: workloads(), upsert: policies });
+  const bulkMs = performance.now() - t;
+  const changes: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    t = performance.now();
+    c.update(i % 2 === 0 ? { upsert: [extra] } : { remove: ['CiliumNetworkPolicy/bench/p' + count] });
+    changes.push(performance.now() - t);
+  }
+  console.log(
+    `${String(rules).padEnd(6)} ${String(count).padEnd(9)} ${ms(parseMs).padEnd(11)} ${ms(bulkMs).padEnd(13)} ${String(state.policy.length).padEnd(8)} ${String(state.ipcache.length).padEnd(8)} ${ms(pct(changes, 50)).padEnd(11)} ${ms(pct(changes, 95))}`,
+  );
+}

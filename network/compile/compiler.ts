@@ -1,0 +1,350 @@
+// The incremental policy compiler. It keeps each policy's compiled unit and the (direction, local, peer)
+// groups it feeds; a change re-resolves only the policies it can affect (new or removed policies, those
+// whose selectors match an identity that came or went, those whose CIDRs contain a prefix that came or
+// went) and refolds only the groups whose contributions changed.
+import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, PolicyEntry, RuleInfo, Workload } from '../model.js';
+import { ID } from '../model.js';
+import { mask, type Prefix } from '../identity/cidr.js';
+import { CidrIdentities } from '../identity/cidrs.js';
+import { addressEntries, buildIpcache } from '../identity/ipcache.js';
+import { WorkloadIdentities, type NamespaceLabels, type WorkloadIdentity } from '../identity/workloads.js';
+import { matches } from '../policy/selectors.js';
+import type { NetPolicy } from '../policy/types.js';
+import { EntryTable } from './entry-table.js';
+import { foldGroup, type Atom } from './fold.js';
+import { processRuleIds, type RuleIds } from './rule-ids.js';
+import { buildUnit, type MarkBits, type PeerSpec, type PolicyUnit, type RuleAtom } from './unit.js';
+
+export interface CompileOptions {
+  /** Mark bit(s) for a rule restricted to binaries (put in allow_marks / deny_marks). */
+  markBits?: MarkBits;
+  /** Gives back what markBits handed out, when the rule goes. */
+  releaseMarks?: (binaries: string[]) => void;
+  /** Defaults to the process-wide registry, so ids stay stable across compilers. */
+  ruleIds?: RuleIds;
+  /** This host's addresses: peers with them are HOST. */
+  hostIps?: readonly string[];
+  /** Namespace labels for NetworkPolicy namespaceSelector and Cilium's namespace-label keys. */
+  namespaceLabels?: NamespaceLabels;
+}
+
+export interface Change {
+  /** Policies to add or replace (by kind, namespace and name). */
+  upsert?: readonly NetPolicy[];
+  /** Policy keys (policyKey) to remove. */
+  remove?: readonly string[];
+  /** The complete new workload list. */
+  workloads?: readonly Workload[];
+}
+
+class Group {
+  readonly contribs = new Map<string, readonly Atom[]>();
+  entries: PolicyEntry[] = [];
+  constructor(readonly dir: 0 | 1, readonly local: number, readonly peer: number) {}
+}
+
+interface Loaded {
+  unit: PolicyUnit;
+  /** Workload identities each subject selects. */
+  locals: number[][];
+  footprint: Map<Group, Atom[]>;
+  /** Per local identity: bit 0 ingress enf, 1 ingress all, 2 egress enf, 3 egress all. */
+  defaults: Map<number, number>;
+}
+
+const DIRS = ['ingress', 'egress'] as const;
+
+export class PolicyCompiler {
+  private readonly idents: WorkloadIdentities;
+  private readonly cidrs = new CidrIdentities();
+  private readonly ruleIds: RuleIds;
+  private readonly loaded = new Map<string, Loaded>();
+  private readonly groups: [Map<number, Map<number, Group>>, Map<number, Map<number, Group>>] = [new Map(), new Map()];
+  private readonly defaultCounts = new Map<number, [number, number, number, number]>();
+  private workloads: readonly Workload[] = [];
+  private workloadIds: number[] = [];
+  /** Host and workload ipcache entries, rebuilt when the workloads change. */
+  private addresses: IpcacheEntry[] = [];
+  /** CIDR peers of the loaded units by prefix length and address, to find who contains a changed prefix. */
+  private readonly cidrIndex = new Map<number, Map<bigint, Set<Loaded>>>();
+  private readonly worldUsers = new Set<Loaded>();
+  private readonly entries = new EntryTable();
+  private current: DatapathState = { policy: [], defaults: [], ipcache: [], cgroups: [] };
+
+  constructor(private readonly opts: CompileOptions = {}) {
+    this.idents = new WorkloadIdentities(opts.namespaceLabels);
+    this.ruleIds = opts.ruleIds ?? processRuleIds;
+  }
+
+  get state(): DatapathState {
+    return this.current;
+  }
+
+  /** Applies a change and returns the new state. Throws UnitError (with nothing changed) when a policy cannot be compiled. */
+  update(change: Change): DatapathState {
+    const built: PolicyUnit[] = [];
+    try {
+      for (const p of change.upsert ?? []) built.push(buildUnit(p, this.ruleIds, this.opts.markBits, this.opts.releaseMarks));
+    } catch (e) {
+      for (const u of built) this.releaseMarks(u);
+      throw e;
+    }
+
+    const dirty = new Set<Loaded>();
+    const dirtyGroups = new Set<Group>();
+    const changedIdentities: WorkloadIdentity[] = [];
+    const changedPrefixes: Prefix[] = [];
+    let ipcacheDirty = false;
+
+    if (change.workloads) {
+      const before = new Map<number, WorkloadIdentity>();
+      for (const i of this.idents.all()) before.set(i.id, i);
+      const ids = change.workloads.map((w) => this.idents.acquire(w.namespace, w.labels));
+      for (const id of this.workloadIds) this.idents.release(id);
+      this.workloads = change.workloads;
+      this.workloadIds = ids;
+      for (const i of this.idents.all()) if (!before.delete(i.id)) changedIdentities.push(i);
+      changedIdentities.push(...before.values());
+      this.addresses = addressEntries(this.opts.hostIps ?? [], this.workloads.map((w, i) => ({ ips: w.ips, identity: this.workloadIds[i]! })));
+      ipcacheDirty = true;
+    }
+
+    const removals = new Set(change.remove ?? []);
+    for (const u of built) removals.add(u.key);
+    for (const key of removals) {
+      const l = this.loaded.get(key);
+      if (!l) continue;
+      this.setFootprint(l, new Map(), dirtyGroups);
+      this.setDefaults(l, new Map());
+      for (const c of l.unit.cidrs.keys()) {
+        const gone = this.cidrs.release(c);
+        if (gone) changedPrefixes.push(gone);
+      }
+      this.unindex(l);
+      this.releaseMarks(l.unit);
+      this.loaded.delete(key);
+    }
+    for (const unit of built) {
+      for (const [c, prefix] of unit.cidrs) {
+        if (this.cidrs.acquire(c, prefix).added) changedPrefixes.push(prefix);
+      }
+      const l: Loaded = { unit, locals: [], footprint: new Map(), defaults: new Map() };
+      this.loaded.set(unit.key, l);
+      this.index(l);
+      dirty.add(l);
+    }
+    if (changedPrefixes.length > 0) ipcacheDirty = true;
+
+    if (changedPrefixes.length > 0) this.touchedByPrefixes(changedPrefixes, dirty);
+    if (changedIdentities.length > 0) {
+      for (const l of this.loaded.values()) if (!dirty.has(l) && this.touchedByIdentities(l.unit, changedIdentities)) dirty.add(l);
+    }
+
+    for (const l of dirty) this.resolve(l, dirtyGroups);
+    for (const g of dirtyGroups) {
+      if (g.contribs.size === 0) {
+        const byPeer = this.groups[g.dir].get(g.local)!;
+        byPeer.delete(g.peer);
+        if (byPeer.size === 0) this.groups[g.dir].delete(g.local);
+        this.entries.replace(g.entries, []);
+        g.entries = [];
+      } else {
+        const entries = foldGroup(DIRS[g.dir], g.local, g.peer, g.contribs.values());
+        this.entries.replace(g.entries, entries);
+        g.entries = entries;
+      }
+    }
+
+    const next: DatapathState = { ...this.current };
+    if (dirtyGroups.size > 0) next.policy = this.entries.snapshot();
+    if (dirty.size > 0 || removals.size > 0 || change.workloads) next.defaults = this.collectDefaults();
+    if (ipcacheDirty) {
+      next.ipcache = this.collectIpcache();
+    }
+    if (change.workloads) next.cgroups = this.workloads.map((w, i): CgroupEntry => ({ cgroupId: w.cgroupId, identity: this.workloadIds[i]! }));
+    this.current = next;
+    return next;
+  }
+
+  /** The loaded policies' units, by policy key. */
+  units(): IterableIterator<PolicyUnit> {
+    return [...this.loaded.values()].map((l) => l.unit).values();
+  }
+
+  unit(key: string): PolicyUnit | undefined {
+    return this.loaded.get(key)?.unit;
+  }
+
+  /** How many workloads a loaded policy selects. */
+  selectedWorkloads(key: string): number {
+    const l = this.loaded.get(key);
+    if (!l) return 0;
+    const ids = new Set(l.locals.flat());
+    return this.workloadIds.filter((id) => ids.has(id)).length;
+  }
+
+  /** The rules of the loaded policies. */
+  rules(): RuleInfo[] {
+    const out: RuleInfo[] = [];
+    for (const l of this.loaded.values()) for (const id of l.unit.ruleIds) out.push(this.ruleIds.info(id)!);
+    return out;
+  }
+
+  rule(id: number): RuleInfo | undefined {
+    return this.ruleIds.info(id);
+  }
+
+  private releaseMarks(u: PolicyUnit): void {
+    for (const b of u.binaries) this.opts.releaseMarks?.(b);
+  }
+
+  private touchedByIdentities(u: PolicyUnit, changed: readonly WorkloadIdentity[]): boolean {
+    if (u.usesCluster) return true;
+    for (const s of u.subjects) {
+      for (const i of changed) if (matches(s.subject.selector, i.selectorLabels)) return true;
+      for (const a of s.atoms) {
+        for (const p of a.peers ?? []) {
+          if (p.kind === 'selector') for (const i of changed) if (matches(p.selector, i.selectorLabels)) return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Units whose CIDR peers contain a changed prefix (found by looking up the prefix's ancestors), and world users. */
+  private touchedByPrefixes(changed: readonly Prefix[], dirty: Set<Loaded>): void {
+    for (const l of this.worldUsers) dirty.add(l);
+    for (const c of changed) {
+      for (const [bits, byAddr] of this.cidrIndex) {
+        if (bits > c.bits) continue;
+        const users = byAddr.get(c.addr & mask(bits));
+        if (users) for (const l of users) dirty.add(l);
+      }
+    }
+  }
+
+  private index(l: Loaded): void {
+    if (l.unit.usesWorld) this.worldUsers.add(l);
+    for (const p of l.unit.cidrPeers) {
+      let byAddr = this.cidrIndex.get(p.bits);
+      if (!byAddr) this.cidrIndex.set(p.bits, (byAddr = new Map()));
+      let users = byAddr.get(p.addr);
+      if (!users) byAddr.set(p.addr, (users = new Set()));
+      users.add(l);
+    }
+  }
+
+  private unindex(l: Loaded): void {
+    this.worldUsers.delete(l);
+    for (const p of l.unit.cidrPeers) {
+      const byAddr = this.cidrIndex.get(p.bits);
+      const users = byAddr?.get(p.addr);
+      users?.delete(l);
+      if (users?.size === 0) byAddr!.delete(p.addr);
+      if (byAddr?.size === 0) this.cidrIndex.delete(p.bits);
+    }
+  }
+
+  private resolvePeers(peers: readonly PeerSpec[] | null): number[] {
+    if (peers === null) return [ID.ANY];
+    const out: number[] = [];
+    for (const p of peers) {
+      if (p.kind === 'selector') {
+        for (const i of this.idents.all()) if (matches(p.selector, i.selectorLabels)) out.push(i.id);
+      } else if (p.kind === 'cidr') {
+        this.cidrs.inside(p.prefix, p.except, out);
+      } else if (p.entity === 'all') out.push(ID.ANY);
+      else if (p.entity === 'host') out.push(ID.HOST);
+      else if (p.entity === 'cluster') {
+        out.push(ID.HOST);
+        for (const i of this.idents.all()) out.push(i.id);
+      } else {
+        out.push(ID.WORLD);
+        for (const c of this.cidrs.all()) out.push(c.id);
+      }
+    }
+    return peers.length > 1 ? [...new Set(out)] : out;
+  }
+
+  private resolve(l: Loaded, dirtyGroups: Set<Group>): void {
+    const fp = new Map<Group, Atom[]>();
+    const defaults = new Map<number, number>();
+    const enforce = l.unit.policy.mode === 'enforce';
+    l.locals = l.unit.subjects.map((s) => {
+      const locals: number[] = [];
+      for (const i of this.idents.all()) if (matches(s.subject.selector, i.selectorLabels)) locals.push(i.id);
+      const dd = s.subject.defaultDeny;
+      const bits = (dd.ingress ? (enforce ? 3 : 2) : 0) | (dd.egress ? (enforce ? 12 : 8) : 0);
+      const peers = s.atoms.map((a) => this.resolvePeers(a.peers));
+      for (const local of locals) {
+        if (bits) defaults.set(local, (defaults.get(local) ?? 0) | bits);
+        for (let ai = 0; ai < s.atoms.length; ai++) {
+          const a: RuleAtom = s.atoms[ai]!;
+          for (const peer of peers[ai]!) {
+            const g = this.group(a.dir, local, peer);
+            const list = fp.get(g);
+            if (list) list.push(a);
+            else fp.set(g, [a]);
+          }
+        }
+      }
+      return locals;
+    });
+    this.setFootprint(l, fp, dirtyGroups);
+    this.setDefaults(l, defaults);
+  }
+
+  private group(dir: 0 | 1, local: number, peer: number): Group {
+    let byPeer = this.groups[dir].get(local);
+    if (!byPeer) this.groups[dir].set(local, (byPeer = new Map()));
+    let g = byPeer.get(peer);
+    if (!g) byPeer.set(peer, (g = new Group(dir, local, peer)));
+    return g;
+  }
+
+  private setFootprint(l: Loaded, next: Map<Group, Atom[]>, dirtyGroups: Set<Group>): void {
+    const key = l.unit.key;
+    for (const [g, atoms] of l.footprint) {
+      if (!next.has(g)) {
+        g.contribs.delete(key);
+        dirtyGroups.add(g);
+      } else if (!sameAtoms(atoms, next.get(g)!)) dirtyGroups.add(g);
+    }
+    for (const [g, atoms] of next) {
+      if (!l.footprint.has(g)) dirtyGroups.add(g);
+      g.contribs.set(key, atoms);
+    }
+    l.footprint = next;
+  }
+
+  private setDefaults(l: Loaded, next: Map<number, number>): void {
+    const bump = (local: number, bits: number, by: number): void => {
+      let c = this.defaultCounts.get(local);
+      if (!c) this.defaultCounts.set(local, (c = [0, 0, 0, 0]));
+      for (let b = 0; b < 4; b++) if (bits & (1 << b)) c[b]! += by;
+      if (c.every((n) => n === 0)) this.defaultCounts.delete(local);
+    };
+    for (const [local, bits] of l.defaults) bump(local, bits, -1);
+    for (const [local, bits] of next) bump(local, bits, 1);
+    l.defaults = next;
+  }
+
+  private collectDefaults(): IdentityDefaults[] {
+    const out: IdentityDefaults[] = [];
+    for (const i of this.idents.all()) {
+      const c = this.defaultCounts.get(i.id);
+      out.push({ localId: i.id, ingressEnf: (c?.[0] ?? 0) > 0, ingressAll: (c?.[1] ?? 0) > 0, egressEnf: (c?.[2] ?? 0) > 0, egressAll: (c?.[3] ?? 0) > 0 });
+    }
+    return out;
+  }
+
+  private collectIpcache(): IpcacheEntry[] {
+    return buildIpcache(this.addresses, this.cidrs);
+  }
+}
+
+function sameAtoms(a: readonly Atom[], b: readonly Atom[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

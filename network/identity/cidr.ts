@@ -1,0 +1,118 @@
+// IP prefixes as 128-bit numbers (IPv4 v4-mapped, as pal_np_ipcache stores them), with canonical text
+// so that one prefix always has one spelling in IpcacheEntry.cidr.
+import { isIPv4, isIPv6 } from 'node:net';
+
+export interface Prefix {
+  /** The network address, v4-mapped for IPv4, host bits zero. */
+  addr: bigint;
+  /** Prefix length over 128 bits (an IPv4 /8 is 104). */
+  bits: number;
+  v4: boolean;
+}
+
+const V4_MAPPED = 0xffffn << 32n;
+const ALL = (1n << 128n) - 1n;
+
+function parseV4(s: string): bigint {
+  let n = 0;
+  for (const part of s.split('.')) n = n * 256 + Number(part);
+  return BigInt(n);
+}
+
+function parseV6(s: string): bigint {
+  let text = s;
+  let tail = 0n;
+  let tailGroups = 0;
+  // A dotted IPv4 tail (::ffff:1.2.3.4) stands for the last two groups.
+  const dot = text.lastIndexOf(':');
+  if (text.includes('.')) {
+    tail = parseV4(text.slice(dot + 1));
+    tailGroups = 2;
+    text = text.slice(0, dot + 1) + '0';
+  }
+  const [head, rest] = text.split('::') as [string, string | undefined];
+  const hs = head === '' ? [] : head.split(':');
+  const rs = rest === undefined || rest === '' ? [] : rest.split(':');
+  const groups = rest === undefined ? hs : [...hs, ...Array<string>(8 - hs.length - rs.length).fill('0'), ...rs];
+  let n = 0n;
+  for (const g of groups) n = (n << 16n) | BigInt(parseInt(g, 16));
+  if (tailGroups) n = (n & ~0xffffffffn) | tail;
+  return n;
+}
+
+/** The address as a 128-bit number, or undefined if `ip` is not an IPv4 or IPv6 address. */
+export function parseIp(ip: string): { addr: bigint; v4: boolean } | undefined {
+  if (isIPv4(ip)) return { addr: V4_MAPPED | parseV4(ip), v4: true };
+  if (isIPv6(ip)) return { addr: parseV6(ip), v4: false };
+  return undefined;
+}
+
+/** MASKS[b]: the top b of 128 bits set. */
+const MASKS: readonly bigint[] = Array.from({ length: 129 }, (_, b) => (b === 0 ? 0n : (ALL << BigInt(128 - b)) & ALL));
+export const mask = (bits: number): bigint => MASKS[bits]!;
+
+/** Why `text` is not a prefix, or the prefix. Host bits must be zero, as Kubernetes and Cilium require. */
+export function parsePrefix(text: string): Prefix | string {
+  const slash = text.indexOf('/');
+  if (slash < 0) return 'expected a CIDR such as "10.0.0.0/8" or "fd00::/64" (address/prefix length)';
+  const ip = parseIp(text.slice(0, slash));
+  if (!ip) return `${JSON.stringify(text.slice(0, slash))} is not an IPv4 or IPv6 address`;
+  const lenText = text.slice(slash + 1);
+  const max = ip.v4 ? 32 : 128;
+  if (!/^[0-9]{1,3}$/.test(lenText) || Number(lenText) > max) return `prefix length must be a whole number from 0 to ${max}, got ${JSON.stringify(lenText)}`;
+  const bits = Number(lenText) + (ip.v4 ? 96 : 0);
+  if ((ip.addr & ~mask(bits)) !== 0n) {
+    const p: Prefix = { addr: ip.addr & mask(bits), bits, v4: ip.v4 };
+    return `host bits are set: did you mean "${formatPrefix(p)}"?`;
+  }
+  return { addr: ip.addr, bits, v4: ip.v4 };
+}
+
+/** The prefix of one address: /32 for IPv4, /128 for IPv6. */
+export function hostPrefix(ip: string): Prefix | undefined {
+  const a = parseIp(ip);
+  return a && { addr: a.addr, bits: 128, v4: a.v4 };
+}
+
+export function contains(outer: Prefix, inner: Prefix): boolean {
+  return outer.bits <= inner.bits && (inner.addr & mask(outer.bits)) === outer.addr;
+}
+
+export function containsAddr(p: Prefix, addr: bigint): boolean {
+  return (addr & mask(p.bits)) === p.addr;
+}
+
+function formatV6(addr: bigint): string {
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((addr >> BigInt(i * 16)) & 0xffffn));
+  // RFC 5952: compress the longest run (of at least two) of zero groups, the first one on a tie.
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(':');
+  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
+}
+
+export function formatAddr(addr: bigint, v4: boolean): string {
+  if (!v4) return formatV6(addr);
+  const n = Number(addr & 0xffffffffn);
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** Canonical text: "10.0.0.0/8", "fd00::/64". */
+export function formatPrefix(p: Prefix): string {
+  return `${formatAddr(p.addr, p.v4)}/${p.v4 ? p.bits - 96 : p.bits}`;
+}

@@ -1,0 +1,113 @@
+// CIDR identities (ID.CIDR_SCOPE | n): one per prefix that some rule names as a CIDR or an except.
+// Because every such prefix is in the ipcache, the longest-prefix answer for an address tells exactly
+// which named CIDRs contain it: address A is inside CIDR C iff A's longest match P is inside C.
+import { ID, type IpcacheEntry } from '../model.js';
+import { contains, mask, parsePrefix, type Prefix } from './cidr.js';
+
+export interface CidrIdentity {
+  id: number;
+  cidr: string;
+  prefix: Prefix;
+  /** Its pal_np_ipcache entry, built once. */
+  entry: IpcacheEntry;
+}
+
+const LAST = ID.CIDR_SCOPE - 1;
+/** Above this many pending inserts one sort beats inserting each in place. */
+const SORT_THRESHOLD = 64;
+
+const before = (a: Prefix, b: Prefix): number => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : a.bits - b.bits);
+
+export class CidrIdentities {
+  private readonly byCidr = new Map<string, { identity: CidrIdentity; refs: number }>();
+  /** Sorted by address then length: the prefixes inside C are one run starting at C's address. */
+  private sorted: CidrIdentity[] = [];
+  /** Added since the last sort (bulk loads sort once instead of inserting one by one). */
+  private pending: CidrIdentity[] = [];
+  private next = 1;
+  private readonly used = new Set<number>();
+
+  /** `cidr` must be canonical (formatPrefix). Returns the identity and whether it is new. */
+  acquire(cidr: string, parsed?: Prefix): { id: number; added: boolean; prefix: Prefix } {
+    const e = this.byCidr.get(cidr);
+    if (e) {
+      e.refs++;
+      return { id: e.identity.id, added: false, prefix: e.identity.prefix };
+    }
+    const prefix = parsed ?? parsePrefix(cidr);
+    if (typeof prefix === 'string') throw new Error(`${cidr}: ${prefix}`);
+    const id = this.allocate();
+    const identity: CidrIdentity = { id, cidr, prefix, entry: { cidr, identity: id } };
+    this.byCidr.set(cidr, { identity, refs: 1 });
+    this.pending.push(identity);
+    return { id, added: true, prefix };
+  }
+
+  /** Returns the prefix when its last reference went away. */
+  release(cidr: string): Prefix | undefined {
+    const e = this.byCidr.get(cidr);
+    if (!e || --e.refs > 0) return undefined;
+    this.byCidr.delete(cidr);
+    this.used.delete(e.identity.id);
+    const sorted = this.all();
+    const i = this.lowerBound(e.identity.prefix);
+    if (sorted[i] === e.identity) sorted.splice(i, 1);
+    return e.identity.prefix;
+  }
+
+  id(cidr: string): number | undefined {
+    return this.byCidr.get(cidr)?.identity.id;
+  }
+
+  get size(): number {
+    return this.byCidr.size;
+  }
+
+  all(): CidrIdentity[] {
+    if (this.pending.length > SORT_THRESHOLD) {
+      this.sorted = this.sorted.concat(this.pending).sort((a, b) => before(a.prefix, b.prefix));
+    } else {
+      for (const p of this.pending) this.sorted.splice(this.lowerBound(p.prefix), 0, p);
+    }
+    this.pending = [];
+    return this.sorted;
+  }
+
+  /** Identities of every known prefix inside `outer` and inside none of `except` (outer itself included). */
+  inside(outer: Prefix, except: readonly Prefix[], out: number[]): void {
+    const sorted = this.all();
+    const last = outer.addr | (~mask(outer.bits) & ((1n << 128n) - 1n));
+    for (let i = this.lowerBound(outer); i < sorted.length; i++) {
+      const c = sorted[i]!;
+      if (c.prefix.addr > last) break;
+      if (c.prefix.v4 !== outer.v4) continue;
+      let excluded = false;
+      for (const e of except) if (contains(e, c.prefix)) excluded = true;
+      if (!excluded) out.push(c.id);
+    }
+  }
+
+  private lowerBound(p: Prefix): number {
+    let lo = 0;
+    let hi = this.sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (before(this.sorted[mid]!.prefix, p) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private allocate(): number {
+    for (let tries = 0; tries < LAST; tries++) {
+      const n = this.next;
+      this.next = n >= LAST ? 1 : n + 1;
+      const id = (ID.CIDR_SCOPE | n) >>> 0;
+      if (!this.used.has(id)) {
+        this.used.add(id);
+        return id;
+      }
+    }
+    throw new Error('CIDR identities exhausted');
+  }
+}

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { addressEntries, buildIpcache, CidrIdentities, formatPrefix, parsePrefix, WorkloadIdentities, type Prefix } from '../../network/identity/index.js';
+import { ID } from '../../network/model.js';
+
+const P = (s: string): Prefix => parsePrefix(s) as Prefix;
+
+describe('workload identities', () => {
+  it('one id per (namespace, labels), shared, from FIRST_WORKLOAD', () => {
+    const ids = new WorkloadIdentities();
+    const a = ids.acquire('prod', { app: 'web', tier: 'fe' });
+    const b = ids.acquire('prod', { tier: 'fe', app: 'web' });
+    const c = ids.acquire('dev', { app: 'web', tier: 'fe' });
+    const d = ids.acquire('prod', { app: 'web' });
+    expect(a).toBe(ID.FIRST_WORKLOAD);
+    expect(b).toBe(a);
+    expect(new Set([a, c, d]).size).toBe(3);
+    expect(ids.size).toBe(3);
+  });
+
+  it('counts references, releases with the last one, and does not hand a released id out again', () => {
+    const ids = new WorkloadIdentities();
+    const a = ids.acquire('prod', { app: 'web' });
+    ids.acquire('prod', { app: 'web' });
+    ids.release(a);
+    expect(ids.get(a)).toBeDefined();
+    ids.release(a);
+    expect(ids.get(a)).toBeUndefined();
+    expect(ids.acquire('prod', { app: 'web' })).not.toBe(a);
+  });
+
+  it('selector labels carry the namespace and its labels', () => {
+    const ids = new WorkloadIdentities((ns) => (ns === 'prod' ? { team: 'core' } : {}));
+    const i = ids.get(ids.acquire('prod', { app: 'web' }))!;
+    expect(i.selectorLabels).toEqual({
+      app: 'web',
+      'io.kubernetes.pod.namespace': 'prod',
+      'io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name': 'prod',
+      'io.cilium.k8s.namespace.labels.team': 'core',
+    });
+  });
+});
+
+describe('CIDR identities', () => {
+  it('ids in the CIDR scope, refcounted', () => {
+    const c = new CidrIdentities();
+    const a = c.acquire('10.0.0.0/8');
+    expect(a).toMatchObject({ id: (ID.CIDR_SCOPE | 1) >>> 0, added: true });
+    expect(c.acquire('10.0.0.0/8')).toMatchObject({ id: a.id, added: false });
+    expect(c.release('10.0.0.0/8')).toBeUndefined();
+    expect(c.release('10.0.0.0/8')).toEqual(P('10.0.0.0/8'));
+    expect(c.id('10.0.0.0/8')).toBeUndefined();
+  });
+
+  it('inside(): the named prefix, every known prefix within it, none within an except', () => {
+    const c = new CidrIdentities();
+    for (const s of ['10.0.0.0/8', '10.0.9.0/24', '10.0.9.128/25', '10.3.0.0/16', '11.0.0.0/8', '0.0.0.0/0', 'fd00::/64']) c.acquire(s);
+    const out: number[] = [];
+    c.inside(P('10.0.0.0/8'), [P('10.0.9.0/24')], out);
+    expect(out.map((id) => c.all().find((x) => x.id === id)!.cidr).sort()).toEqual(['10.0.0.0/8', '10.3.0.0/16']);
+    const all: number[] = [];
+    c.inside(P('0.0.0.0/0'), [], all);
+    expect(all).toHaveLength(6); // every IPv4 prefix, not the IPv6 one
+    const v6: number[] = [];
+    c.inside(P('::/0'), [], v6);
+    expect(v6).toEqual([c.id('fd00::/64')]);
+  });
+});
+
+describe('prefixes', () => {
+  it('canonical text, IPv4 stored v4-mapped', () => {
+    expect(formatPrefix(P('10.1.0.0/16'))).toBe('10.1.0.0/16');
+    expect(P('10.1.0.0/16').bits).toBe(112);
+    expect(formatPrefix(P('FD00:0:0:0::/64'))).toBe('fd00::/64');
+    expect(formatPrefix(P('2001:db8:0:0:1:0:0:0/128'))).toBe('2001:db8:0:0:1::/128');
+    expect(parsePrefix('10.0.0.1/8')).toBe('host bits are set: did you mean "10.0.0.0/8"?');
+    expect(parsePrefix('10.0.0.0/33')).toBe('prefix length must be a whole number from 0 to 32, got "33"');
+  });
+});
+
+describe('ipcache', () => {
+  it('workload addresses name their identity, host addresses HOST, every rule prefix its CIDR identity', () => {
+    const c = new CidrIdentities();
+    const id8 = c.acquire('10.0.0.0/8').id;
+    c.acquire('10.1.0.10/32');
+    const cache = buildIpcache(addressEntries(['192.168.1.1'], [{ ips: ['10.1.0.10', 'fd00::a'], identity: 300 }]), c);
+    expect(cache).toEqual([
+      { cidr: '192.168.1.1/32', identity: ID.HOST },
+      { cidr: '10.1.0.10/32', identity: 300 },
+      { cidr: 'fd00::a/128', identity: 300 },
+      { cidr: '10.0.0.0/8', identity: id8 },
+      // 10.1.0.10/32 as a CIDR does not replace the workload: CIDR rules never select workloads.
+    ]);
+  });
+});
