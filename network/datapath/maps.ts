@@ -97,7 +97,6 @@ export class BpfPolicyMaps implements PolicyMaps {
     const undo: (() => void)[] = [];
     const stats: ApplyStats = { upserts: 0, deletes: 0, syscalls: 0, ms: 0 };
     try {
-      // policy upserts of both directions, merged most specific first
       for (const r of roles) {
         const d = diffs.get(r)!;
         if (d.upserts.length === 0) continue;
@@ -141,7 +140,11 @@ export class BpfPolicyMaps implements PolicyMaps {
         } catch (e) {
           // LPM tries have no batch ops on some kernels; a full map fails the same way element-wise
           const code = (e as { code?: string }).code;
-          if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOTSUPP') throw e;
+          if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOTSUPP') {
+            // part of the batch may be in: undo all of it
+            for (const x of chunk) undo.push(() => (x.old ? m.update(x.key, x.old) : m.delete(x.key)));
+            throw e;
+          }
           noBatch.add(m);
         }
       }
