@@ -1,5 +1,6 @@
 // The network-policy datapath: loads bpf/network/netpol.bpf.o, attaches it at the cgroup v2 root,
 // and moves the policy maps from one DatapathState to the next.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BpfObject, forEachFrame, packageRoot, probeFeatures, RingBuffer, type BpfLink, type BpfMap,
@@ -154,6 +155,11 @@ export class NetworkDatapath {
     this.procMarks.update(k, v);
   }
 
+  /** pal_stats (shared or own): the per-CPU counters every Palisade program adds to (enum pal_stat). */
+  sharedStats(): BpfMap {
+    return this.#obj.map('pal_stats');
+  }
+
   counters(): NetpolCounters {
     const out = {} as NetpolCounters;
     const key = Buffer.alloc(4);
@@ -161,6 +167,24 @@ export class NetworkDatapath {
       key.writeUInt32LE(i);
       out[name] = Number(this.#stats.sumPerCpuU64(key) ?? 0n);
     });
+    return out;
+  }
+
+  /** Per program: runs and ns spent, from fdinfo (counted only while kernel.bpf_stats_enabled=1). */
+  programStats(): Record<string, { runs: number; ns: number }> {
+    const out: Record<string, { runs: number; ns: number }> = {};
+    for (const p of this.#obj.programs()) {
+      if (p.fd < 0) continue;
+      try {
+        const t = readFileSync(`/proc/self/fdinfo/${p.fd}`, 'utf8');
+        out[p.name] = {
+          runs: Number(/^run_cnt:\s*(\d+)/m.exec(t)?.[1] ?? 0),
+          ns: Number(/^run_time_ns:\s*(\d+)/m.exec(t)?.[1] ?? 0),
+        };
+      } catch {
+        // closed meanwhile
+      }
+    }
     return out;
   }
 

@@ -3,6 +3,7 @@
 // lands separately). Needs root, cgroup v2 and build/bpf/netpol.bpf.o.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
+import { STAT_NAMES } from '../../agent/pipeline/layout.js';
 import { probeFeatures } from '../../native/index.js';
 import { NetworkDatapath } from '../../network/datapath/datapath.js';
 import { parseDns } from '../../network/datapath/dns.js';
@@ -330,6 +331,30 @@ describe.skipIf(skip)('network policy datapath', () => {
     expect(v.find((r) => r.peerAddr === net.v4(2) && r.peerPort === 8080)).toMatchObject({ family: 4, verdict: 'FORWARDED', peerId: S });
     const sv = find((r) => r.kind === 'verdict' && r.cgroupId === ws.id && r.family === 6);
     expect(sv[0]).toMatchObject({ verdict: 'FORWARDED', ruleId: 102, peerAddr: net.v6(1), peerId: C });
+  });
+
+  it('a full ring buffer loses records only with a count (np_stats and pal_stats lost_net)', async () => {
+    const st = state([entry('egress', C, S, TCP, 8080, 16, allow(111))], [denyAll(C)]);
+    dp.apply(st);
+    const small = NetworkDatapath.load({ ringBytes: 4096, maxPolicyEntries: 64 });
+    try {
+      small.apply(st);
+      small.attach(root!);
+      for (let i = 0; i < 40; i++) expect(await client.call('connect', { host: net.v4(2), port: 8080 })).toMatchObject({ ok: true });
+      await new Promise((res) => setTimeout(res, 100));
+      let got = 0;
+      small.drain(() => got++);
+      const c = small.counters();
+      expect(c.forwarded).toBe(40);
+      expect(c.lost).toBeGreaterThan(0);
+      // 40 verdicts + 40 connects + 40 closes
+      expect(got + c.lost).toBe(120);
+      const key = Buffer.alloc(4);
+      key.writeUInt32LE(STAT_NAMES.indexOf('lost_net'));
+      expect(Number(small.sharedStats().sumPerCpuU64(key))).toBe(c.lost);
+    } finally {
+      small.close();
+    }
   });
 
   it('processes outside any workload cgroup are not policed and make no records', async () => {

@@ -3,11 +3,12 @@
 // inside a namespace and a cgroup. Nothing leaves the machine: the namespaces have no other links.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../native/index.js';
 
-const PEER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'netpeer.mjs');
+// from the source tree, also when this file runs compiled from dist/ (bench)
+const PEER_SCRIPT = join(packageRoot(), 'test', 'helpers', 'netpeer.mjs');
 
 function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
