@@ -85,8 +85,10 @@ async function main(): Promise<void> {
   if (!root) throw new Error('cgroup v2 is not mounted');
   const net = TestNet.create(root);
   const dp = NetworkDatapath.load({ maxPolicyEntries: 131072, maxIpcache: 131072 });
-  const ipt = has('iptables-legacy') ? 'iptables-legacy' : null;
-  const nft = has('nft');
+  // PEERS=0 leaves iptables and nftables out
+  const peers = process.env.PEERS !== '0';
+  const ipt = peers && has('iptables-legacy') ? 'iptables-legacy' : null;
+  const nft = peers && has('nft');
   // BPF_STATS=1: per-program run time (a host-wide switch; put back as found at the end)
   const bpfStats = process.env.BPF_STATS === '1';
   const statsBefore = bpfStats ? execFileSync('sysctl', ['-n', 'kernel.bpf_stats_enabled'], { encoding: 'utf8' }).trim() : '0';
