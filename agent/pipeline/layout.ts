@@ -51,7 +51,7 @@ export const NS_NAMES = [
 ] as const;
 
 /** enum pal_stat: indices into the per-CPU pal_stats array. */
-export const STAT_NAMES = ['lost_exec', 'lost_exit', 'lost_fork', 'lost_hook', 'sent', 'lost_mark'] as const;
+export const STAT_NAMES = ['lost_exec', 'lost_exit', 'lost_fork', 'lost_hook', 'sent', 'lost_mark', 'lost_net'] as const;
 
 export const LAYOUTS: Record<string, Record<string, number>> = {
   pal_hdr: HDR,

@@ -9,6 +9,7 @@
 #define PAL_EV_EXIT 2
 #define PAL_EV_FORK 3
 #define PAL_EV_HOOK 4 /* a tracing hook fired: the agent's hook registry says which and how to decode */
+#define PAL_EV_NET  5 /* network policy: a verdict, a TCP flow edge, or a DNS message (struct pal_net) */
 
 /* Bounds on the variable part of an exec record. Powers of two: the verifier needs masks. */
 #define PAL_PATH_MAX 1024  /* binary, cwd: bytes including NUL */
@@ -111,6 +112,50 @@ struct pal_hook {
 	char data[];          /* strings, buffers, socket addresses */
 };
 
+/* pal_net.kind */
+#define PAL_NET_VERDICT 1 /* a policy decision on a workload (once per connection / UDP peer / SYN) */
+#define PAL_NET_CONNECT 2 /* TCP SYN_SENT -> ESTABLISHED */
+#define PAL_NET_ACCEPT  3 /* TCP SYN_RECV -> ESTABLISHED (passive side) */
+#define PAL_NET_CLOSE   4 /* TCP -> CLOSE, with byte counts */
+#define PAL_NET_DNS     5 /* a UDP port 53 message: data[] holds up to PAL_NET_DNS_MAX payload bytes */
+
+#define PAL_NET_DNS_MAX 512
+
+/* pal_net.flags */
+#define PAL_NET_F_OWNER   (1u << 0) /* pid/start_boottime are the socket owner's (recorded in process
+				     * context); otherwise the task that happened to run (softirq) */
+#define PAL_NET_F_REPLY   (1u << 1) /* passed as a reply of a flow allowed earlier */
+#define PAL_NET_F_TRUNC   (1u << 2) /* data[] was cut to PAL_NET_DNS_MAX */
+#define PAL_NET_F_CACHED  (1u << 3) /* verdict/rule_id are the ones cached when the flow started */
+
+/* Addresses are 16 bytes, IPv4 stored v4-mapped (::ffff:a.b.c.d); ports in host byte order
+ * (for ICMP: peer_port = local_port = the ICMP type). direction is PAL_NP_INGRESS / PAL_NP_EGRESS. */
+struct pal_net {
+	struct pal_hdr hdr;
+	__u32 pid;
+	__u32 tid;
+	__u64 start_boottime; /* of the thread group leader: joins the process cache */
+	__u64 cgroup_id;
+	__u64 cookie;         /* socket cookie: joins verdict, connect/accept and close of one socket */
+	__u64 bytes_acked;    /* close: tcp_sock.bytes_acked (sent and acknowledged) */
+	__u64 bytes_received; /* close: tcp_sock.bytes_received */
+	__u8 local_addr[16];
+	__u8 peer_addr[16];
+	__u32 local_id;
+	__u32 peer_id;
+	__u32 rule_id;        /* rule that decided; 0 = default (deny, or allow when no policy applies) */
+	__u16 local_port;
+	__u16 peer_port;
+	__u8 kind;            /* PAL_NET_* */
+	__u8 family;          /* AF_INET, AF_INET6 */
+	__u8 protocol;        /* IPPROTO_* */
+	__u8 direction;
+	__u8 verdict;         /* PAL_VERDICT_*; 0 on records of sockets no verdict was made for */
+	__u8 flags;           /* PAL_NET_F_* */
+	__u16 data_len;       /* bytes in data[] */
+	char data[];
+};
+
 /* Indices into the per-CPU counter array every program shares. */
 enum pal_stat {
 	PAL_STAT_LOST_EXEC,  /* ring buffer full: an exec record was dropped */
@@ -119,6 +164,7 @@ enum pal_stat {
 	PAL_STAT_LOST_HOOK,
 	PAL_STAT_SENT,
 	PAL_STAT_LOST_MARK,   /* pal_proc_marks full: a process' matchBinaries bits were not recorded */
+	PAL_STAT_LOST_NET,    /* ring buffer full: a network record (verdict, flow, dns) was dropped */
 	PAL_STAT_COUNT
 };
 

@@ -1,0 +1,249 @@
+// Byte layouts of bpf/include/palisade/netpol.h (map keys and values) and of struct pal_net
+// (events.h), with their encoders and decoder. test/unit/netpol-layout.test.ts checks every offset
+// against the BTF of build/bpf/netpol.bpf.o.
+import { isIP } from 'node:net';
+import type { Direction, IdentityDefaults, PolicyEntry, Verdict, VerdictHalf } from '../model.js';
+
+export const EV_NET = 5;
+
+export const NP_KEY = { prefixlen: 0, local_id: 4, peer_id: 8, proto: 12, pad: 13, port: 14, $size: 16 } as const;
+export const NP_HALF = {
+  allow_marks: 0, deny_marks: 8, allow_rule: 16, deny_rule: 20, allow: 24, deny: 25, pad: 26, $size: 32,
+} as const;
+export const NP_VALUE = { enf: 0, all: 32, $size: 64 } as const;
+export const NP_IDENT = { ingress_enf: 0, ingress_all: 1, egress_enf: 2, egress_all: 3, $size: 4 } as const;
+export const NP_IP_KEY = { prefixlen: 0, addr: 4, $size: 20 } as const;
+
+export const NET = {
+  hdr: 0, pid: 16, tid: 20, start_boottime: 24, cgroup_id: 32, cookie: 40, bytes_acked: 48, bytes_received: 56,
+  local_addr: 64, peer_addr: 80, local_id: 96, peer_id: 100, rule_id: 104, local_port: 108, peer_port: 110,
+  kind: 112, family: 113, protocol: 114, direction: 115, verdict: 116, flags: 117, data_len: 118, data: 120,
+  $size: 120,
+} as const;
+
+export const NETPOL_LAYOUTS: Record<string, Record<string, number>> = {
+  pal_np_key: NP_KEY,
+  pal_np_half: NP_HALF,
+  pal_np_value: NP_VALUE,
+  pal_np_ident: NP_IDENT,
+  pal_np_ip_key: NP_IP_KEY,
+  pal_net: NET,
+};
+
+/** pal_net.kind */
+export const NET_KIND = { 1: 'verdict', 2: 'connect', 3: 'accept', 4: 'close', 5: 'dns' } as const;
+export type NetKind = (typeof NET_KIND)[keyof typeof NET_KIND];
+
+/** pal_net.flags */
+export const NET_F_OWNER = 1 << 0;
+export const NET_F_REPLY = 1 << 1;
+export const NET_F_TRUNC = 1 << 2;
+export const NET_F_CACHED = 1 << 3;
+
+export const DNS_MAX = 512;
+
+/** enum np_stat in netpol.bpf.c */
+export const NP_STAT_NAMES = [
+  'forwarded', 'dropped', 'audit', 'connectDenied', 'packetsDropped', 'replies', 'cached', 'lost', 'dns',
+] as const;
+export type NetpolCounters = Record<(typeof NP_STAT_NAMES)[number], number>;
+
+const VERDICTS: Record<number, Verdict> = { 1: 'FORWARDED', 2: 'DROPPED', 3: 'AUDIT' };
+
+// ---- map keys and values --------------------------------------------------------------------------
+
+/** LPM key of pal_np_ingress / pal_np_egress for one PolicyEntry. */
+export function encodePolicyKey(e: Pick<PolicyEntry, 'localId' | 'peerId' | 'proto' | 'port' | 'portBits'>): Buffer {
+  const b = Buffer.alloc(NP_KEY.$size);
+  let prefix = 64;
+  b.writeUInt32BE(e.localId >>> 0, NP_KEY.local_id);
+  b.writeUInt32BE(e.peerId >>> 0, NP_KEY.peer_id);
+  if (e.proto !== null) {
+    if (!Number.isInteger(e.portBits) || e.portBits < 0 || e.portBits > 16)
+      throw new RangeError(`policy entry: portBits ${e.portBits} is not 0..16`);
+    if (!Number.isInteger(e.port) || e.port < 0 || e.port > 0xffff)
+      throw new RangeError(`policy entry: port ${e.port} is not 0..65535`);
+    b.writeUInt8(e.proto, NP_KEY.proto);
+    // mask off the bits below the prefix so that equal entries encode the same
+    const mask = e.portBits === 0 ? 0 : (0xffff << (16 - e.portBits)) & 0xffff;
+    b.writeUInt16BE(e.port & mask, NP_KEY.port);
+    prefix = 80 + e.portBits;
+  }
+  b.writeUInt32LE(prefix, NP_KEY.prefixlen);
+  return b;
+}
+
+function writeHalf(b: Buffer, at: number, h: VerdictHalf): void {
+  b.writeBigUInt64LE(BigInt.asUintN(64, h.allowMarks), at + NP_HALF.allow_marks);
+  b.writeBigUInt64LE(BigInt.asUintN(64, h.denyMarks), at + NP_HALF.deny_marks);
+  b.writeUInt32LE(h.allowRule >>> 0, at + NP_HALF.allow_rule);
+  b.writeUInt32LE(h.denyRule >>> 0, at + NP_HALF.deny_rule);
+  b.writeUInt8(h.allow ? 1 : 0, at + NP_HALF.allow);
+  b.writeUInt8(h.deny ? 1 : 0, at + NP_HALF.deny);
+}
+
+export function encodePolicyValue(e: Pick<PolicyEntry, 'enf' | 'all'>): Buffer {
+  const b = Buffer.alloc(NP_VALUE.$size);
+  writeHalf(b, NP_VALUE.enf, e.enf);
+  writeHalf(b, NP_VALUE.all, e.all);
+  return b;
+}
+
+export function encodeIdentKey(localId: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(localId >>> 0);
+  return b;
+}
+
+export function encodeIdent(d: IdentityDefaults): Buffer {
+  const b = Buffer.alloc(NP_IDENT.$size);
+  b.writeUInt8(d.ingressEnf ? 1 : 0, NP_IDENT.ingress_enf);
+  b.writeUInt8(d.ingressAll ? 1 : 0, NP_IDENT.ingress_all);
+  b.writeUInt8(d.egressEnf ? 1 : 0, NP_IDENT.egress_enf);
+  b.writeUInt8(d.egressAll ? 1 : 0, NP_IDENT.egress_all);
+  return b;
+}
+
+export function encodeCgroupKey(id: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(id);
+  return b;
+}
+
+export function encodeU32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+}
+
+/** 16 address bytes; IPv4 as ::ffff:a.b.c.d. Throws on what is not an address. */
+export function addrBytes(ip: string): Buffer {
+  const b = Buffer.alloc(16);
+  const kind = isIP(ip);
+  if (kind === 4) {
+    b.writeUInt16BE(0xffff, 10);
+    ip.split('.').forEach((p, i) => b.writeUInt8(Number(p), 12 + i));
+    return b;
+  }
+  if (kind !== 6) throw new RangeError(`not an IP address: '${ip}'`);
+  let s = ip;
+  const v4tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (v4tail) {
+    const t = addrBytes(v4tail[1]!);
+    s = s.slice(0, -v4tail[1]!.length) + `${t.readUInt16BE(12).toString(16)}:${t.readUInt16BE(14).toString(16)}`;
+  }
+  const [head, tail] = s.includes('::') ? s.split('::') as [string, string] : [s, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g, 16), i * 2));
+  return b;
+}
+
+/** LPM key of pal_np_ipcache for a canonical CIDR ("10.0.0.0/8", "fd00::/64", or a bare address). */
+export function encodeIpcacheKey(cidr: string): Buffer {
+  const [ip, len] = cidr.split('/') as [string, string | undefined];
+  const v4 = isIP(ip) === 4;
+  const bits = len === undefined ? (v4 ? 32 : 128) : Number(len);
+  if (!Number.isInteger(bits) || bits < 0 || bits > (v4 ? 32 : 128)) throw new RangeError(`bad prefix length in '${cidr}'`);
+  const b = Buffer.alloc(NP_IP_KEY.$size);
+  const a = addrBytes(ip);
+  const prefix = v4 ? 96 + bits : bits;
+  // zero the host bits so that equal CIDRs encode the same
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, prefix - i * 8));
+    a[i] = a[i]! & ((0xff << (8 - keep)) & 0xff);
+  }
+  b.writeUInt32LE(prefix, NP_IP_KEY.prefixlen);
+  a.copy(b, NP_IP_KEY.addr);
+  return b;
+}
+
+// ---- the record -----------------------------------------------------------------------------------
+
+export interface NetRecord {
+  kind: NetKind;
+  ktime: bigint;
+  cpu: number;
+  pid: number;
+  tid: number;
+  startBoottime: bigint;
+  cgroupId: bigint;
+  cookie: bigint;
+  family: 4 | 6;
+  protocol: number;
+  direction: Direction;
+  localAddr: string;
+  localPort: number;
+  peerAddr: string;
+  peerPort: number;
+  localId: number;
+  peerId: number;
+  /** null on records of sockets no verdict was made for */
+  verdict: Verdict | null;
+  ruleId: number;
+  flags: number;
+  /** pid/tid/startBoottime are the socket owner's (else whoever ran when the kernel changed state) */
+  owner: boolean;
+  bytesAcked: bigint;
+  bytesReceived: bigint;
+  /** kind=dns: the UDP payload (a view into the drained buffer: copy to keep it) */
+  data: Buffer;
+  truncated: boolean;
+}
+
+/** "10.1.2.3" for v4-mapped bytes, else the compressed IPv6 form. */
+export function formatAddr(b: Buffer, at: number): string {
+  let mapped = b.readUInt16BE(at + 10) === 0xffff;
+  for (let i = 0; i < 10 && mapped; i++) if (b[at + i] !== 0) mapped = false;
+  if (mapped) return `${b[at + 12]}.${b[at + 13]}.${b[at + 14]}.${b[at + 15]}`;
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(at + i * 2));
+  // longest run of zero groups (≥2) becomes ::
+  let best = -1, bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen && j - i >= 2) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');
+  if (best < 0) return hex(g);
+  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+/** Decodes one pal_net record (without the drain frame header). Throws on a short record. */
+export function decodeNet(r: Buffer): NetRecord {
+  if (r.length < NET.$size) throw new RangeError(`pal_net record of ${r.length} bytes (< ${NET.$size})`);
+  const kindNo = r.readUInt8(NET.kind) as keyof typeof NET_KIND;
+  const dataLen = Math.min(r.readUInt16LE(NET.data_len), r.length - NET.data);
+  const flags = r.readUInt8(NET.flags);
+  return {
+    kind: NET_KIND[kindNo] ?? 'verdict',
+    ktime: r.readBigUInt64LE(8),
+    cpu: r.readUInt16LE(2),
+    pid: r.readUInt32LE(NET.pid),
+    tid: r.readUInt32LE(NET.tid),
+    startBoottime: r.readBigUInt64LE(NET.start_boottime),
+    cgroupId: r.readBigUInt64LE(NET.cgroup_id),
+    cookie: r.readBigUInt64LE(NET.cookie),
+    family: r.readUInt8(NET.family) === 10 ? 6 : 4,
+    protocol: r.readUInt8(NET.protocol),
+    direction: r.readUInt8(NET.direction) === 1 ? 'egress' : 'ingress',
+    localAddr: formatAddr(r, NET.local_addr),
+    localPort: r.readUInt16LE(NET.local_port),
+    peerAddr: formatAddr(r, NET.peer_addr),
+    peerPort: r.readUInt16LE(NET.peer_port),
+    localId: r.readUInt32LE(NET.local_id),
+    peerId: r.readUInt32LE(NET.peer_id),
+    verdict: VERDICTS[r.readUInt8(NET.verdict)] ?? null,
+    ruleId: r.readUInt32LE(NET.rule_id),
+    flags,
+    owner: (flags & NET_F_OWNER) !== 0,
+    bytesAcked: r.readBigUInt64LE(NET.bytes_acked),
+    bytesReceived: r.readBigUInt64LE(NET.bytes_received),
+    data: r.subarray(NET.data, NET.data + dataLen),
+    truncated: (flags & NET_F_TRUNC) !== 0,
+  };
+}
