@@ -15,11 +15,15 @@ import { Pipeline, type PipelineCounters } from './pipeline/pipeline.js';
 import { ProcessCache, type ProcessCacheStats } from './process/cache.js';
 import { hostNamespaces, scanProc, seedCache } from './process/procfs.js';
 import { HookRegistry } from './pipeline/hooks.js';
-import type { PolicyRequest } from './api/local.js';
+import type { LocalHandlers, PolicyRequest } from './api/local.js';
 import { PolicyManager } from '../tracing/manager.js';
 import { readTracepointFormat } from '../tracing/compile/tracefs.js';
 import { SHARED_MAPS, type SharedMaps } from '../tracing/sensor/hook.js';
 import { formatPolicyError } from '../tracing/policy/index.js';
+import { handleEndpointRequest } from './api/endpoints.js';
+import { serveObserve } from './api/observe.js';
+import { NetworkService, type NetpolRequest } from './network/service.js';
+import { FlowHistorySink } from './network/history-sink.js';
 
 export class AgentStartError extends Error {}
 
@@ -47,6 +51,7 @@ export class Agent {
   private stats: BpfMap | null = null;
   private pipeline: Pipeline | null = null;
   private policies: PolicyManager | null = null;
+  private network: NetworkService | null = null;
   private readonly hooks = new HookRegistry();
   private server: LocalServer | null = null;
   private timers: NodeJS.Timeout[] = [];
@@ -93,6 +98,24 @@ export class Agent {
       this.log.info({ path: f.path, max_size_mb: f.maxSizeMb, max_files: f.maxFiles }, 'exporting to file');
     }
 
+    const shared = Object.fromEntries(SHARED_MAPS.map((m) => [m, obj.map(m)])) as SharedMaps;
+    this.policies = new PolicyManager({
+      shared,
+      registry: this.hooks,
+      // The feature probe picks each hook's attach method (kprobe, else fentry) or names what is missing.
+      env: { tracepointFormat: readTracepointFormat, hostNs, attach: probeFeatures().attach },
+      processes: () => this.cache.entries(),
+    });
+    if (cfg.network.enabled) {
+      const cgroupRoot = probeFeatures().cgroup2Path;
+      if (!cgroupRoot) throw new AgentStartError('network policy needs cgroup v2, which is not mounted here (or run with --no-network)');
+      this.network = new NetworkService({
+        shared, marks: this.policies.marks, cgroupRoot, log: this.log,
+        labelsFile: cfg.network.workloadsFile || null, historySize: cfg.network.historySize,
+      });
+      sinks.push(new FlowHistorySink(this.network.history));
+    }
+
     const ring = new RingBuffer(obj.map('pal_events'));
     const pipeline = new Pipeline({
       source: ring,
@@ -104,6 +127,7 @@ export class Agent {
       processCred: cfg.enableProcessCred,
       processNs: cfg.enableProcessNs,
       hooks: this.hooks,
+      ...(this.network ? { network: this.network } : {}),
       // Bounded work per poll keeps the local API (policy add, status) answering under a flood.
       pollBudget: 16_384,
       kernelLost: () => this.kernelStats().lost,
@@ -111,14 +135,10 @@ export class Agent {
     this.pipeline = pipeline;
     pipeline.poll();
 
-    const shared = Object.fromEntries(SHARED_MAPS.map((m) => [m, obj.map(m)])) as SharedMaps;
-    this.policies = new PolicyManager({
-      shared,
-      registry: this.hooks,
-      // The feature probe picks each hook's attach method (kprobe, else fentry) or names what is missing.
-      env: { tracepointFormat: readTracepointFormat, hostNs, attach: probeFeatures().attach },
-      processes: () => this.cache.entries(),
-    });
+    if (this.network) {
+      this.network.start(cfg.network.policyDir || null);
+      this.log.info({ policies: this.network.request({ op: 'netpol_list' }) }, 'network datapath attached at the cgroup root');
+    }
     if (cfg.policyDir && existsSync(cfg.policyDir)) {
       const r = this.policies.addDir(cfg.policyDir);
       for (const e of r.errors) this.log.error({ policy_error: e }, `policy rejected: ${formatPolicyError(e)}`);
@@ -132,6 +152,7 @@ export class Agent {
       policy: (req) => this.policyRequest(req),
       subscribe: (sink) => pipeline.addSink(sink),
       unsubscribe: (sink) => pipeline.removeSink(sink),
+      ...(this.network ? this.networkHandlers(this.network) : {}),
     });
     await this.server.listen();
     this.log.info({ socket: cfg.socket }, 'local API listening');
@@ -172,6 +193,14 @@ export class Agent {
       case 'policy_list':
         return { policies: pm.list() };
     }
+  }
+
+  private networkHandlers(net: NetworkService): Pick<LocalHandlers, 'netpol' | 'endpoints' | 'observe'> {
+    return {
+      netpol: (req: NetpolRequest) => net.request(req),
+      endpoints: (req) => handleEndpointRequest({ store: net.store, identityOf: (id) => net.identityOf(id) }, req),
+      observe: (req, sock) => serveObserve(net.history, req, sock),
+    };
   }
 
   /** A bug in one round must not stop the agent: log it and go on with the next round. */
@@ -223,6 +252,8 @@ export class Agent {
   private async doStop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.network?.stop();
+    this.network = null;
     this.policies?.close();
     this.policies = null;
     for (const l of this.links) l.destroy();

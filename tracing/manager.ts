@@ -66,7 +66,8 @@ export class PolicyNotFound extends Error {
 
 export class PolicyManager {
   private readonly policies = new Map<string, LoadedPolicy>();
-  private readonly marks: ProcessMarks;
+  /** The per-process mark bits, shared with network rules restricted to binaries. */
+  readonly marks: ProcessMarks;
 
   constructor(private readonly opts: PolicyManagerOptions) {
     const { shared } = opts;

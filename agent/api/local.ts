@@ -9,6 +9,7 @@ import { StreamSink } from '../export/stream.js';
 import type { Sink } from '../export/sink.js';
 import type { EndpointRequest } from './endpoints.js';
 import type { ObserveRequest } from './observe.js';
+import type { NetpolRequest } from '../network/service.js';
 
 export interface LocalHandlers {
   status(): unknown;
@@ -16,6 +17,8 @@ export interface LocalHandlers {
   policy(req: PolicyRequest): unknown;
   subscribe(sink: Sink): void;
   unsubscribe(sink: Sink): void;
+  /** netpol_* requests: network policies (agent/network/service.ts). */
+  netpol?(req: NetpolRequest): unknown;
   /** endpoint_* requests (handleEndpointRequest); absent while the agent has no workload store. */
   endpoints?(req: EndpointRequest): unknown;
   /** observe: writes flows to the socket, and ends it unless following (serveObserve). */
@@ -26,7 +29,7 @@ export type PolicyRequest =
   | { op: 'policy_add'; file: string; text: string; mode?: 'enforce' | 'monitor' }
   | { op: 'policy_delete' | 'policy_enable' | 'policy_disable'; name: string }
   | { op: 'policy_list' };
-export type LocalRequest = { op: 'status' } | { op: 'events' } | PolicyRequest | EndpointRequest | ObserveRequest;
+export type LocalRequest = { op: 'status' } | { op: 'events' } | PolicyRequest | NetpolRequest | EndpointRequest | ObserveRequest;
 
 /** Longest request line: a policy file travels inside one. */
 const MAX_REQUEST = 4 << 20;
@@ -104,10 +107,11 @@ export class LocalServer {
       const sink = new StreamSink(`client:${this.nextId++}`, sock, 'json', CLIENT_HIGH_WATER);
       this.handlers.subscribe(sink);
       sock.on('close', () => this.handlers.unsubscribe(sink));
-    } else if (req.op.startsWith('policy_')) {
+    } else if (req.op.startsWith('policy_') || req.op.startsWith('netpol_')) {
       let out: unknown;
       try {
-        out = this.handlers.policy(req as PolicyRequest);
+        if (req.op.startsWith('policy_')) out = this.handlers.policy(req as PolicyRequest);
+        else out = this.handlers.netpol ? this.handlers.netpol(req as NetpolRequest) : { error: 'network policy is off in this agent (--no-network)' };
       } catch (e) {
         out = { error: e instanceof Error ? e.message : String(e) };
       }

@@ -25,6 +25,9 @@ interface AgentFlags {
   cacheMaxEntries?: string;
   enableProcessCred?: boolean;
   enableProcessNs?: boolean;
+  network?: boolean;
+  netpolDir?: string;
+  workloadsFile?: string;
 }
 
 /** Flags override the file: each sets the config file's field of the same meaning, checked alike. */
@@ -45,6 +48,9 @@ const FLAG_FIELDS: [keyof AgentFlags, string][] = [
   ['cacheMaxEntries', 'process_cache.max_entries'],
   ['enableProcessCred', 'enable_process_cred'],
   ['enableProcessNs', 'enable_process_ns'],
+  ['network', 'network.enabled'],
+  ['netpolDir', 'network.policy_dir'],
+  ['workloadsFile', 'network.workloads_file'],
 ];
 
 export function buildConfig(flags: AgentFlags): AgentConfig {
@@ -53,7 +59,8 @@ export function buildConfig(flags: AgentFlags): AgentConfig {
   if (flags.config) loadConfigFile(cfg, flags.config);
   for (const [flag, field] of FLAG_FIELDS) {
     const v = flags[flag];
-    if (v === undefined) continue;
+    // commander gives --no-network's flag a default of true: only the flag itself overrides the file
+    if (v === undefined || (flag === 'network' && v === true)) continue;
     const err = setField(cfg, field, v);
     if (err) throw new ConfigError(`--${flag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}: ${err}`);
   }
@@ -81,6 +88,9 @@ export function registerAgent(program: Command): void {
     .option('--cache-max-entries <n>', 'process cache bound (default: 65536)')
     .option('--enable-process-cred', 'add credentials and capabilities to process blocks (as Tetragon --enable-process-cred)')
     .option('--enable-process-ns', 'add namespaces to process blocks (as Tetragon --enable-process-ns)')
+    .option('--no-network', 'no network policy, flows or workloads (cgroup hooks stay unattached)')
+    .option('--netpol-dir <dir>', "network policy files to load at start (default: none)")
+    .option('--workloads-file <path>', "workload labels file (default: /etc/palisade/workloads.yaml; '' for none)")
     .action(async (flags: AgentFlags) => {
       let cfg: AgentConfig;
       try {

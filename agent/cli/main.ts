@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerEndpoint } from './endpoint.js';
 import { registerEvents } from './events.js';
+import { registerNetpol } from './netpol.js';
 import { registerObserve } from './observe.js';
 import { registerPolicy } from './policy.js';
 import { registerProbe } from './probe.js';
@@ -21,6 +22,7 @@ registerProbe(program);
 registerStatus(program);
 registerEvents(program);
 registerPolicy(program);
+registerNetpol(program);
 registerObserve(program);
 registerEndpoint(program);
 program

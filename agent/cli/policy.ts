@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { formatPolicyError, parsePolicies, type PolicyKind, type PolicyMode, type TracingPolicy } from '../../tracing/policy/index.js';
+import { formatPolicyError, parsePolicies, type PolicyError, type PolicyKind, type PolicyMode, type TracingPolicy } from '../../tracing/policy/index.js';
 import type { PolicySummary as LoadedSummary } from '../../tracing/manager.js';
 import { CliError } from './errors.js';
 import { DEFAULT_SOCKET, ask } from './status.js';
@@ -11,10 +11,19 @@ import type { LocalRequest, PolicyRequest } from '../api/local.js';
 export interface PolicySummary {
   name: string;
   namespace?: string;
-  kind: PolicyKind;
-  mode: PolicyMode;
-  hooks: number;
+  kind: PolicyKind | string;
+  mode: PolicyMode | string;
+  hooks?: number;
+  rules?: number;
 }
+
+/** What validation needs of a policy language: its documents' summaries and errors. */
+export type PolicyChecker = (text: string, file: string) => { policies: PolicySummary[]; errors: PolicyError[] };
+
+const checkTracing: PolicyChecker = (text, file) => {
+  const r = parsePolicies(text, file);
+  return { policies: r.policies.map(summary), errors: r.errors };
+};
 
 export interface FileReport {
   file: string;
@@ -48,7 +57,7 @@ function expand(paths: string[]): string[] {
   return out;
 }
 
-export function validateFiles(paths: string[]): FileReport[] {
+export function validateFiles(paths: string[], check: PolicyChecker = checkTracing): FileReport[] {
   return expand(paths).map((file): FileReport => {
     let text: string;
     try {
@@ -58,11 +67,11 @@ export function validateFiles(paths: string[]): FileReport[] {
       const message = `cannot read file (${code})`;
       return { file, valid: false, policies: [], errors: [{ path: '', message, text: `${file}: ${message}` }] };
     }
-    const r = parsePolicies(text, file);
+    const r = check(text, file);
     return {
       file,
       valid: r.errors.length === 0,
-      policies: r.policies.map(summary),
+      policies: r.policies,
       errors: r.errors.map((e) => ({ line: e.line, column: e.column, path: e.path, message: e.message, text: formatPolicyError(e) })),
     };
   });
@@ -87,6 +96,24 @@ export function renderReports(reports: FileReport[]): string {
   return lines.join('\n');
 }
 
+export function readPolicyFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CliError(`${file}: cannot read file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}
+
+/** `validate FILE...` of a policy language: text or JSON report, exit 1 unless all are valid. */
+export function validateCommand(files: string[], output: string, check?: PolicyChecker): void {
+  if (output !== 'text' && output !== 'json') throw new CliError(`--output: expected text or json, got ${JSON.stringify(output)}`, 2);
+  const reports = validateFiles(files, check);
+  if (reports.length === 0) throw new CliError(`no .yaml or .yml files in ${files.join(', ')}`);
+  const valid = reports.every((r) => r.valid);
+  console.log(output === 'json' ? JSON.stringify({ valid, files: reports }, null, 2) : renderReports(reports));
+  if (!valid) process.exitCode = 1;
+}
+
 /** Sends a one-answer request to the agent; an {error} answer becomes a CliError. */
 export async function agentCall<T>(socket: string, req: LocalRequest): Promise<T> {
   const line = await ask(socket, req);
@@ -105,6 +132,11 @@ export function renderList(list: LoadedSummary[]): string {
     const c = p.counts;
     rows.push([p.name, p.state, p.mode, String(c.posted), String(c.enforced), String(c.rate_limited), String(c.lost), kib(p.kernelMemoryBytes), p.hooks.join(', ')]);
   }
+  return table(rows);
+}
+
+/** Aligned columns, two spaces apart; the last column is not padded. */
+export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }
@@ -116,14 +148,7 @@ export function registerPolicy(program: Command): void {
     .description('check policy files offline: every error with file, line, column and field; exit 0 only if all are valid')
     .argument('<file...>', 'YAML files (several documents each) or directories of them')
     .option('-o, --output <fmt>', 'text|json', 'text')
-    .action((files: string[], opts: { output: string }) => {
-      if (opts.output !== 'text' && opts.output !== 'json') throw new CliError(`--output: expected text or json, got ${JSON.stringify(opts.output)}`, 2);
-      const reports = validateFiles(files);
-      if (reports.length === 0) throw new CliError(`no .yaml or .yml files in ${files.join(', ')}`);
-      const valid = reports.every((r) => r.valid);
-      console.log(opts.output === 'json' ? JSON.stringify({ valid, files: reports }, null, 2) : renderReports(reports));
-      if (!valid) process.exitCode = 1;
-    });
+    .action((files: string[], opts: { output: string }) => validateCommand(files, opts.output));
 
   const socketOpt = ['--socket <path>', 'agent socket', DEFAULT_SOCKET] as const;
   policy
@@ -136,13 +161,7 @@ export function registerPolicy(program: Command): void {
       if (opts.mode !== undefined && opts.mode !== 'enforce' && opts.mode !== 'monitor') {
         throw new CliError(`--mode: expected enforce or monitor, got ${JSON.stringify(opts.mode)}`, 2);
       }
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch (e) {
-        throw new CliError(`${file}: cannot read file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-      }
-      const req: PolicyRequest = { op: 'policy_add', file, text };
+      const req: PolicyRequest = { op: 'policy_add', file, text: readPolicyFile(file) };
       if (opts.mode) req.mode = opts.mode;
       const r = await agentCall<{ added: string[]; errors: string[] }>(opts.socket, req);
       for (const name of r.added) console.log(`added ${name}`);

@@ -23,6 +23,16 @@ export interface AgentConfig {
   enableProcessCred: boolean;
   /** `ns` in process blocks (Tetragon's --enable-process-ns). */
   enableProcessNs: boolean;
+  /** Network policy and flows (docs/network-policy.md). */
+  network: {
+    enabled: boolean;
+    /** Network policy files loaded at start ('' = none). */
+    policyDir: string;
+    /** Workload labels file (docs/workloads.md); '' = none. */
+    workloadsFile: string;
+    /** Flows `palisade observe` can look back on. */
+    historySize: number;
+  };
   export: {
     stdout: StdoutMode;
     file: { path: string; format: 'json' | 'compact'; maxSizeMb: number; maxFiles: number } | null;
@@ -44,6 +54,7 @@ export function defaultConfig(bpfDir: string): AgentConfig {
     // Off, as in Tetragon: they triple the size of every process block.
     enableProcessCred: false,
     enableProcessNs: false,
+    network: { enabled: true, policyDir: '', workloadsFile: '/etc/palisade/workloads.yaml', historySize: 4096 },
     export: { stdout: 'auto', file: null },
   };
 }
@@ -121,13 +132,17 @@ const FIELDS = new Map<string, Field>([
   ['process_cache.gc_grace_seconds', field(range(0, 86400), (c, v) => (c.processCache.gcGraceSeconds = v))],
   ['enable_process_cred', field(bool, (c, v) => (c.enableProcessCred = v))],
   ['enable_process_ns', field(bool, (c, v) => (c.enableProcessNs = v))],
+  ['network.enabled', field(bool, (c, v) => (c.network.enabled = v))],
+  ['network.policy_dir', field(anyString, (c, v) => (c.network.policyDir = v))],
+  ['network.workloads_file', field(anyString, (c, v) => (c.network.workloadsFile = v))],
+  ['network.history_size', field(range(16, 1 << 20), (c, v) => (c.network.historySize = v))],
   ['export.stdout', field(oneOf(STDOUT_MODES), (c, v) => (c.export.stdout = v))],
   ['export.file.path', field(nonEmpty, (c, v) => (fileCfg(c).path = v))],
   ['export.file.format', field(oneOf(['json', 'compact'] as const), (c, v) => (fileCfg(c).format = v))],
   ['export.file.max_size_mb', field(range(0, 1 << 20), (c, v) => (fileCfg(c).maxSizeMb = v))],
   ['export.file.max_files', field(range(0, 1000), (c, v) => (fileCfg(c).maxFiles = v))],
 ]);
-const SECTIONS = new Set(['process_cache', 'export', 'export.file']);
+const SECTIONS = new Set(['process_cache', 'network', 'export', 'export.file']);
 
 /** The keys that may stand directly under `prefix` ('' for the top level). */
 function keysUnder(prefix: string): string[] {

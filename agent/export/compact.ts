@@ -1,5 +1,7 @@
 // One short line per event for people, in the spirit of `tetra getevents -o compact`.
 // One formatter over a small view, so the agent's stdout and `palisade events` print the same thing.
+import { flowSummary } from '../../network/flows/format.js';
+import type { ExportedFlow } from '../../network/flows/history.js';
 import type { PalisadeEvent } from '../pipeline/events.js';
 
 interface ProcessView {
@@ -94,6 +96,8 @@ export function compactLine(v: CompactView): string {
       return hookLine(v);
     case 'events_lost':
       return `⚠️  lost    ${String(v.count)} events (${String(v.reason)} in ${String(v.where)})`;
+    case 'network_flow':
+      return `🌐 flow    ${v.detail ?? ''}`;
     default:
       return `❓ ${v.type} ${who(v)}`;
   }
@@ -104,6 +108,7 @@ export function viewOfJson(ev: JsonEvent): CompactView {
   const type = jsonEventType(ev);
   const body = (ev[type] ?? {}) as Record<string, unknown> & { process?: ProcessView };
   const p = body.process;
+  if (type === 'network_flow') return { type, pid: p?.pid, binary: p?.binary, detail: flowSummary(ev as unknown as ExportedFlow) };
   return {
     type, pid: p?.pid, binary: p?.binary, arguments: p?.arguments,
     status: body.status as number | undefined, signal: body.signal as string | undefined,
@@ -133,6 +138,10 @@ export function viewOfEvent(ev: PalisadeEvent): CompactView {
       };
     case 'process_exit':
       return { type: ev.type, pid: ev.process.pid, binary: ev.process.binary, arguments: ev.process.arguments, status: ev.status, signal: ev.signal };
+    case 'network_flow': {
+      const process = ev.process ? { pid: ev.process.pid, binary: ev.process.binary } : undefined;
+      return { type: ev.type, pid: ev.process?.pid, binary: ev.process?.binary, detail: flowSummary({ network_flow: { ...ev.flow, ...(process ? { process } : {}) } }) };
+    }
     default:
       return { type: ev.type, pid: ev.process.pid, binary: ev.process.binary, arguments: ev.process.arguments };
   }

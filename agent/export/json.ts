@@ -28,6 +28,7 @@ const HEAD_SLOTS = 1024;
 const EXEC_OPEN = Buffer.from('{"process_exec":{"process":');
 const EXIT_OPEN = Buffer.from('{"process_exit":{"process":');
 const PARENT = Buffer.from(',"parent":');
+const PROCESS = Buffer.from(',"process":');
 const TIME_PLACEHOLDER = Buffer.from('000000000Z"}\n');
 
 export class JsonLines {
@@ -79,6 +80,20 @@ export class JsonLines {
         if (ev.type === 'process_exit') this.text(`,"status":${ev.status}` + (ev.signal ? `,"signal":"${ev.signal}"` : ''));
         this.end(ev.time);
         break;
+      case 'network_flow': {
+        const flow = JSON.stringify(ev.flow);
+        this.text(`{"network_flow":${flow.slice(0, -1)}`);
+        if (ev.process) {
+          this.bytes(PROCESS);
+          this.block(ev.process);
+        }
+        if (ev.parent) {
+          this.bytes(PARENT);
+          this.block(ev.parent);
+        }
+        this.end(ev.time);
+        break;
+      }
       case 'events_lost':
         this.text(
           `{"events_lost":{"count":${ev.count},"reason":${JSON.stringify(ev.reason)},` +

@@ -1,5 +1,6 @@
 // The events the pipeline carries. Processes are shared cache entries, never copied per event.
 import type { Process } from '../process/process.js';
+import type { FlowJson } from '../../network/flows/types.js';
 import type { HookInfo } from './hooks.js';
 
 export interface ProcessExecEvent {
@@ -50,10 +51,20 @@ export interface EventsLostEvent {
   where: string;
 }
 
-export type PalisadeEvent = ProcessExecEvent | ProcessExitEvent | ProcessHookEvent | EventsLostEvent;
+/** A connection, a policy verdict or a DNS message (network/flows/types.ts). */
+export interface NetworkFlowEvent {
+  type: 'network_flow';
+  time: string;
+  /** The task the record names (connect, sendmsg, DNS query), when the cache knows it. */
+  process: Process | null;
+  parent: Process | null;
+  flow: FlowJson;
+}
+
+export type PalisadeEvent = ProcessExecEvent | ProcessExitEvent | ProcessHookEvent | NetworkFlowEvent | EventsLostEvent;
 export type EventType = PalisadeEvent['type'];
 export const EVENT_TYPES: readonly EventType[] = [
-  'process_exec', 'process_exit', 'process_tracepoint', 'process_kprobe', 'process_uprobe', 'process_lsm', 'events_lost',
+  'process_exec', 'process_exit', 'process_tracepoint', 'process_kprobe', 'process_uprobe', 'process_lsm', 'network_flow', 'events_lost',
 ];
 
 const SIGNALS = [

@@ -1,6 +1,8 @@
 // drain → decode → process cache → sinks. One preallocated buffer, read with a DataView; a JS
 // object is made only for what the cache keeps (an exec) and for each event handed to sinks.
+import { EV_NET, NET } from '../../network/datapath/layout.js';
 import { JsonLines } from '../export/json.js';
+import type { NetFlow } from '../network/service.js';
 import type { Sink } from '../export/sink.js';
 import type { ProcessCache } from '../process/cache.js';
 import { Process, makeExecId } from '../process/process.js';
@@ -27,6 +29,8 @@ export interface PipelineOptions {
   hostNs: ArrayLike<number>;
   /** What hook records mean; without it they count as decode errors. */
   hooks?: HookRegistry;
+  /** Network records (pal_net) → flows; without it they count as decode errors. */
+  network?: { flow(rec: Buffer): NetFlow };
   /** Total records the kernel could not write (ring buffer full), summed over CPUs. */
   kernelLost?: () => number;
   bufferBytes?: number;
@@ -64,6 +68,7 @@ MIN_SIZE[EV_EXEC] = EXEC.$size;
 MIN_SIZE[EV_EXIT] = EXIT.$size;
 MIN_SIZE[EV_FORK] = FORK.$size;
 MIN_SIZE[EV_HOOK] = HOOK.$size;
+MIN_SIZE[EV_NET] = NET.$size;
 
 export class Pipeline {
   readonly counters: PipelineCounters = {
@@ -157,6 +162,7 @@ export class Pipeline {
       if (type === EV_EXEC) this.onExec(rec, len);
       else if (type === EV_EXIT) this.onExit(rec);
       else if (type === EV_FORK) this.onFork(rec);
+      else if (type === EV_NET) this.onNet(rec, len);
       else this.onHook(rec);
     }
     this.counters.received += frames;
@@ -354,6 +360,19 @@ export class Pipeline {
       action,
       enforced,
     });
+  }
+
+  private onNet(rec: number, len: number): void {
+    const net = this.opts.network;
+    if (!net) {
+      this.counters.decodeErrors++;
+      return;
+    }
+    const f = net.flow(this.buf.subarray(rec, rec + len));
+    this.counters.decoded++;
+    // Ingress verdicts run in softirq: no task. Others name one the cache may know.
+    const proc = f.pid !== 0 ? this.opts.cache.lookup(f.pid, f.startBoottime) ?? null : null;
+    this.emit({ type: 'network_flow', time: this.eventTime(rec), process: proc, parent: proc?.parent ?? null, flow: f.flow });
   }
 
   private emit(ev: PalisadeEvent): void {

@@ -94,9 +94,13 @@ export function processText(p: FlowProcess | undefined): string {
 
 /** One line per flow; `time` is the flow's epoch ms (parsed once by the reader). */
 export function compactFlowLine(ev: ExportedFlow, time: number): string {
+  return `${shortTime(time)}: ${flowSummary(ev)}`;
+}
+
+/** The flow in words, without its time: who to whom, what, the verdict and why, which process. */
+export function flowSummary(ev: ExportedFlow): string {
   const f = ev.network_flow;
   const words = [
-    `${shortTime(time)}:`,
     `${hostPort(f.source, f.protocol)} (${endpointName(f.source)})`,
     '->',
     `${hostPort(f.destination, f.protocol)} (${endpointName(f.destination)})`,

@@ -1,0 +1,86 @@
+// pal_net records → network_flow events (network/flows/types.ts): both ends named by identity and
+// labels, the deciding rule by policy and field path, DNS payloads parsed.
+import { parseDns } from '../../network/datapath/dns.js';
+import type { NetRecord } from '../../network/datapath/layout.js';
+import type { FlowEndpoint, FlowEvent, FlowJson, FlowPolicyRef } from '../../network/flows/types.js';
+import { ID, type RuleInfo } from '../../network/model.js';
+
+/** Who an identity is, for flow endpoints. */
+export interface IdentityInfo {
+  labels: string[];
+  namespace?: string;
+  workload?: string;
+}
+
+export interface FlowContext {
+  identity(id: number): IdentityInfo;
+  rule(id: number): RuleInfo | undefined;
+}
+
+const PROTOCOLS: Record<number, string> = { 1: 'ICMPv4', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6' };
+
+function endpoint(info: IdentityInfo, identity: number, ip: string, port: number): FlowEndpoint {
+  const e: FlowEndpoint = { identity, labels: info.labels, ip, port };
+  if (info.namespace !== undefined) e.namespace = info.namespace;
+  if (info.workload !== undefined) e.workload = info.workload;
+  return e;
+}
+
+function policyRef(r: NetRecord, ctx: FlowContext): FlowPolicyRef | undefined {
+  if (r.verdict === null) return undefined;
+  const rule = r.ruleId !== 0 ? ctx.rule(r.ruleId) : undefined;
+  if (rule) {
+    const ref: FlowPolicyRef = { name: rule.policy, kind: rule.kind, rule: rule.path, mode: rule.mode };
+    if (rule.namespace !== null) ref.namespace = rule.namespace;
+    return ref;
+  }
+  // No rule matched: the direction's default (deny, or audit where only audit policies select it).
+  if (r.verdict === 'FORWARDED') return undefined;
+  return { name: '', kind: '', rule: 'default-deny', mode: r.verdict === 'AUDIT' ? 'audit' : 'enforce' };
+}
+
+const EVENTS: Record<NetRecord['kind'], FlowEvent> = { verdict: 'verdict', connect: 'connect', accept: 'accept', close: 'close', dns: 'dns_query' };
+
+/** The flow of one record. */
+export function flowOf(r: NetRecord, ctx: FlowContext): FlowJson {
+  const protocol = PROTOCOLS[r.protocol] ?? String(r.protocol);
+  const icmp = r.protocol === 1 || r.protocol === 58;
+  const local = endpoint(ctx.identity(r.localId), r.localId, r.localAddr, icmp ? 0 : r.localPort);
+  const peer = endpoint(ctx.identity(r.peerId), r.peerId, r.peerAddr, icmp ? 0 : r.peerPort);
+  const egress = r.direction === 'egress';
+  let event = EVENTS[r.kind];
+  const flow: FlowJson = {
+    type: r.kind === 'verdict' ? 'policy-verdict' : r.kind === 'dns' ? 'dns' : 'l4',
+    event,
+    verdict: r.verdict ?? 'FORWARDED',
+    traffic_direction: egress ? 'EGRESS' : 'INGRESS',
+    protocol,
+    source: egress ? local : peer,
+    destination: egress ? peer : local,
+  };
+  const policy = r.kind === 'verdict' ? policyRef(r, ctx) : undefined;
+  if (policy) flow.policy = policy;
+  if (r.kind === 'close') flow.bytes = { sent: Number(r.bytesAcked), received: Number(r.bytesReceived) };
+  if (icmp) flow.icmp = { type: r.peerPort & 0xff, code: 0 };
+  if (r.kind === 'dns') {
+    const m = parseDns(r.data);
+    event = m.response ? 'dns_answer' : 'dns_query';
+    flow.event = event;
+    flow.dns = { id: m.id, query: m.name, qtypes: [m.qtypeName] };
+    if (m.response) {
+      flow.dns.rcode = m.rcodeName;
+      flow.dns.ips = m.answers.filter((a) => a.type !== 'CNAME').map((a) => a.data);
+      flow.dns.cnames = m.answers.filter((a) => a.type === 'CNAME').map((a) => a.data);
+    }
+  }
+  if (r.cookie !== 0n) flow.socket_cookie = String(r.cookie);
+  return flow;
+}
+
+/** Labels of reserved identities, as Cilium names them. */
+export function reservedIdentity(id: number): IdentityInfo | undefined {
+  if (id === ID.HOST) return { labels: ['reserved:host'] };
+  if (id === ID.WORLD) return { labels: ['reserved:world'] };
+  if (id === ID.ANY) return { labels: [] };
+  return undefined;
+}
