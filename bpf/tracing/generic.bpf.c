@@ -94,6 +94,7 @@ struct {
 /* Kept so the layout test finds the config struct in this object's BTF. */
 const struct pal_hook_cfg *pal_unused_cfg __attribute__((unused));
 const struct pal_sock_arg *pal_unused_sock __attribute__((unused));
+const struct pal_cred_arg *pal_unused_cred __attribute__((unused));
 
 static __always_inline void hook_count(__u32 stat)
 {
@@ -282,6 +283,24 @@ static __always_inline __u32 read_arg(void *ctx, struct scratch *s, int i)
 			if (n == a->max)
 				flags |= PAL_HOOK_ARG_TRUNC(i);
 		}
+	} else if (kind == PAL_ARG_KCRED) {
+		struct pal_cred_arg *out = (void *)buf;
+		const struct cred *c = (const struct cred *)v;
+
+		out->uid = BPF_CORE_READ(c, uid.val);
+		out->gid = BPF_CORE_READ(c, gid.val);
+		out->suid = BPF_CORE_READ(c, suid.val);
+		out->sgid = BPF_CORE_READ(c, sgid.val);
+		out->euid = BPF_CORE_READ(c, euid.val);
+		out->egid = BPF_CORE_READ(c, egid.val);
+		out->fsuid = BPF_CORE_READ(c, fsuid.val);
+		out->fsgid = BPF_CORE_READ(c, fsgid.val);
+		out->securebits = BPF_CORE_READ(c, securebits);
+		out->pad = 0;
+		out->cap_inheritable = pal_read_cap(&c->cap_inheritable);
+		out->cap_permitted = pal_read_cap(&c->cap_permitted);
+		out->cap_effective = pal_read_cap(&c->cap_effective);
+		len = sizeof(*out);
 	} else if (kind == PAL_ARG_KSOCK) {
 		read_sock((struct pal_sock_arg *)buf, (struct sock *)v);
 		len = sizeof(struct pal_sock_arg);

@@ -26,7 +26,7 @@ export type ProgramName =
   | 'pal_kretprobe' | 'pal_uretprobe' | 'pal_fexit';
 export type HookEvent = 'process_tracepoint' | 'process_kprobe' | 'process_uprobe' | 'process_lsm';
 /** How the pipeline prints an argument (Tetragon's JSON keys). */
-export type ArgDecode = 'int' | 'uint' | 'long' | 'ulong' | 'size_t' | 'string' | 'bytes' | 'sockaddr' | 'file' | 'path' | 'sock';
+export type ArgDecode = 'int' | 'uint' | 'long' | 'ulong' | 'size_t' | 'string' | 'bytes' | 'sockaddr' | 'file' | 'path' | 'sock' | 'cred' | 'capability';
 
 /** A per-process mark the agent must allocate a bit for and write into cfg at `offset`. */
 export type MarkRequest =
@@ -257,10 +257,14 @@ class HookCompiler {
     } else if (a.type === 'fd') {
       kind = ArgKind.Fd;
       size = Math.min(rawSize, 4);
-    } else if (a.type === 'file' || a.type === 'path' || a.type === 'sock') {
+    } else if (a.type === 'capability') {
+      kind = ArgKind.Int; // a capability number, printed by name
+      size = Math.min(rawSize, 4);
+      signed = true;
+    } else if (a.type === 'file' || a.type === 'path' || a.type === 'sock' || a.type === 'cred') {
       if (userPtrs) throw new HookError(where, `${a.type} is a kernel struct pointer: a syscall hook gives user values (use fd for a descriptor)`);
       if (field && !field.isPointer) throw new HookError(where, `${a.type} needs a pointer field; field ${a.index} is "${field.decl}"`);
-      kind = a.type === 'file' ? ArgKind.KFile : a.type === 'path' ? ArgKind.KPath : ArgKind.KSock;
+      kind = { file: ArgKind.KFile, path: ArgKind.KPath, sock: ArgKind.KSock, cred: ArgKind.KCred }[a.type];
     } else if (a.type === 'char_buf') {
       if (!userPtrs) throw new HookError(where, 'char_buf is read from user memory: only syscall tracepoints, uprobes and syscall kprobes have user pointers');
       kind = ArgKind.UBuf;
@@ -268,7 +272,7 @@ class HookCompiler {
       if (!userPtrs) throw new HookError(where, 'sockaddr is read from user memory here: only syscall tracepoints and uprobes give a user pointer');
       kind = ArgKind.USockaddr;
     } else {
-      throw new HookError(where, `type ${a.type} is not decoded on ${this.spec.hook}s by Palisade yet (supported: integers, string, filename, char_buf, sockaddr, fd, file, path, sock)`);
+      throw new HookError(where, `type ${a.type} is not decoded on ${this.spec.hook}s by Palisade yet (supported: integers, string, filename, char_buf, sockaddr, fd, file, path, sock, cred, capability)`);
     }
     const o = HOOK_CFG.args + i * ARG_CFG.$size;
     const cfg = this.cfg;
@@ -490,10 +494,13 @@ function decodeOf(a: ArgPlan): ArgDecode {
       return 'path';
     case ArgKind.KSock:
       return 'sock';
+    case ArgKind.KCred:
+      return 'cred';
     case ArgKind.KFilename:
       return 'string';
     default: {
       if (a.spec.type === 'size_t') return 'size_t';
+      if (a.spec.type === 'capability') return 'capability';
       const bits = ARG_TYPE_INFO[a.spec.type]?.bits ?? 64;
       return bits === 64 ? (a.signed ? 'long' : 'ulong') : a.signed ? 'int' : 'uint';
     }

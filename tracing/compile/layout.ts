@@ -19,6 +19,10 @@ export const ADDR_KEY = { prefixlen: 0, map_id: 4, addr: 8, $size: 24 } as const
 export const NUM_KEY = { map_id: 0, pad: 4, value: 8, $size: 16 } as const;
 export const BIN_KEY = { prefixlen: 0, kind: 4, path: 8, $size: 260 } as const;
 export const SOCK_ARG = { family: 0, type: 2, protocol: 4, state: 6, pad: 7, sport: 8, dport: 10, saddr: 12, daddr: 28, $size: 44 } as const;
+export const CRED_ARG = {
+  uid: 0, gid: 4, suid: 8, sgid: 12, euid: 16, egid: 20, fsuid: 24, fsgid: 28, securebits: 32, pad: 36,
+  cap_inheritable: 40, cap_permitted: 48, cap_effective: 56, $size: 64,
+} as const;
 export const MARKS_CFG = { keep_on_exec: 0, active: 8, pad: 12, $size: 16 } as const;
 
 export const TRACING_LAYOUTS: Record<string, Record<string, number>> = {
@@ -36,6 +40,7 @@ export const TRACING_LAYOUTS: Record<string, Record<string, number>> = {
   pal_bin_key: BIN_KEY,
   pal_marks_cfg: MARKS_CFG,
   pal_sock_arg: SOCK_ARG,
+  pal_cred_arg: CRED_ARG,
 };
 
 /** Array bounds of tracing.h. */
@@ -44,7 +49,7 @@ export const TR = {
 } as const;
 
 export const enum ArgSrc { Tp = 1, Ctx64 = 2, Reg = 3, Ret = 4, SysReg = 5 }
-export const enum ArgKind { Int = 1, UStr = 2, KStr = 3, UBuf = 4, USockaddr = 5, KFile = 6, KPath = 7, Fd = 8, KFilename = 9, KSock = 10 }
+export const enum ArgKind { Int = 1, UStr = 2, KStr = 3, UBuf = 4, USockaddr = 5, KFile = 6, KPath = 7, Fd = 8, KFilename = 9, KSock = 10, KCred = 11 }
 export const enum Op {
   Eq = 1, Ne, Gt, Lt, Mask, InRange, NotInRange, InMap, NotInMap,
   StrEq, StrNe, Prefix, NotPrefix, Postfix, NotPostfix,

@@ -40,6 +40,15 @@ enum pal_arg_kind {
 	PAL_ARG_FD,        /* a file descriptor of the current task: its file's path */
 	PAL_ARG_KFILENAME, /* struct filename *: its name */
 	PAL_ARG_KSOCK,     /* struct sock *: a struct pal_sock_arg */
+	PAL_ARG_KCRED,     /* struct cred *: a struct pal_cred_arg */
+};
+
+/* A cred argument as the event carries it. */
+struct pal_cred_arg {
+	__u32 uid, gid, suid, sgid, euid, egid, fsuid, fsgid;
+	__u32 securebits;
+	__u32 pad;
+	__u64 cap_inheritable, cap_permitted, cap_effective;
 };
 
 /* A sock argument as the event carries it. */
