@@ -100,14 +100,14 @@ describe.skipIf(skip)('network policy datapath', () => {
       expect((await dnsd.call('listen', { proto: 'udp', port: 53, host: net.v4(5), dns: table })).ok).toBe(true);
     } catch (e) {
       dp?.close();
-      net.destroy();
+      await net.destroy();
       throw e;
     }
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     dp?.close();
-    net?.destroy();
+    await net?.destroy();
   });
 
   beforeEach(() => {
