@@ -4,10 +4,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { STAT_NAMES } from '../../agent/pipeline/layout.js';
-import { probeFeatures } from '../../native/index.js';
+import { join } from 'node:path';
+import { BpfObject, forEachFrame, packageRoot, probeFeatures, RingBuffer } from '../../native/index.js';
 import { NetworkDatapath } from '../../network/datapath/datapath.js';
 import { parseDns } from '../../network/datapath/dns.js';
-import type { NetRecord } from '../../network/datapath/layout.js';
+import { decodeNet, EV_NET, type NetRecord } from '../../network/datapath/layout.js';
 import type { DatapathState, IdentityDefaults, PolicyEntry, VerdictHalf } from '../../network/model.js';
 import { TestNet, type Peer, type Workload } from '../helpers/netns.js';
 
@@ -357,6 +358,70 @@ describe.skipIf(skip)('network policy datapath', () => {
       expect(Number(small.sharedStats().sumPerCpuU64(key))).toBe(c.lost);
     } finally {
       small.close();
+    }
+  });
+
+  it('inside the agent: records go to the process sensor\'s ring, marks are its pal_proc_marks', async () => {
+    const proc = BpfObject.open(join(packageRoot(), 'build', 'bpf', 'process.bpf.o'));
+    proc.setMapMaxEntries('pal_events', 1 << 20);
+    proc.load(); // not attached: only its maps are used
+    const shared = { pal_events: proc.map('pal_events'), pal_stats: proc.map('pal_stats'), pal_proc_marks: proc.map('pal_proc_marks') };
+    const inAgent = NetworkDatapath.load({ shared, maxPolicyEntries: 64 });
+    const ring = new RingBuffer(shared.pal_events);
+    try {
+      const BIT = 1n << 9n;
+      const st = state([entry('egress', C, S, TCP, 7070, 16, half({ allowMarks: BIT, allowRule: 121 }))], [denyAll(C)]);
+      dp.apply(st); // the test's own datapath must let it through too
+      dp.setProcessMarks(clientPid, BIT);
+      inAgent.apply(st);
+      inAgent.attach(root!);
+      // marks seeded in the process sensor's map decide for the datapath that shares it
+      const k = Buffer.alloc(4);
+      k.writeUInt32LE(clientPid);
+      const v = Buffer.alloc(8);
+      v.writeBigUInt64LE(BIT);
+      shared.pal_proc_marks.update(k, v);
+      expect(await client.call('connect', { host: net.v4(2), port: 7070 })).toMatchObject({ ok: true });
+      expect(() => inAgent.drain(() => {})).toThrow(/shared ring/);
+      const buf = Buffer.alloc(1 << 20);
+      const recs: NetRecord[] = [];
+      forEachFrame(buf, ring.drain(buf), (r) => {
+        if (r.readUInt16LE(0) === EV_NET) recs.push(decodeNet(r));
+      });
+      expect(recs.find((r) => r.kind === 'verdict' && r.pid === clientPid)).toMatchObject({ verdict: 'FORWARDED', ruleId: 121 });
+    } finally {
+      dp.setProcessMarks(clientPid, 0n);
+      ring.close();
+      inAgent.close();
+      proc.close();
+    }
+  });
+
+  it('flowsAll: connect/accept/close records for sockets of any cgroup', async () => {
+    dp.apply(state([], []));
+    const all = NetworkDatapath.load({ flowsAll: true, maxPolicyEntries: 64 });
+    try {
+      all.attach(root!);
+      const { createServer, connect } = await import('node:net');
+      const srv = createServer((s) => s.end());
+      await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+      const port = (srv.address() as { port: number }).port;
+      await new Promise<void>((res, rej) => {
+        const c = connect(port, '127.0.0.1');
+        c.once('error', rej);
+        c.once('close', () => res());
+        c.resume();
+      });
+      srv.close();
+      await new Promise((res) => setTimeout(res, 100));
+      const recs: NetRecord[] = [];
+      all.drain((r) => recs.push(r));
+      const mine = recs.filter((r) => r.peerPort === port || r.localPort === port);
+      expect(mine.map((r) => r.kind).sort()).toEqual(expect.arrayContaining(['accept', 'connect', 'close']));
+      expect(mine.every((r) => r.localId === 0 && r.verdict === null)).toBe(true);
+      expect(mine.find((r) => r.kind === 'connect')).toMatchObject({ peerAddr: '127.0.0.1', peerPort: port, direction: 'egress' });
+    } finally {
+      all.close();
     }
   });
 
