@@ -13,7 +13,7 @@ export interface NetpolMaps {
   idents: BpfMap;
 }
 
-type MapRole = keyof NetpolMaps;
+export type MapRole = keyof NetpolMaps;
 
 export interface ApplyStats {
   upserts: number;
@@ -25,7 +25,7 @@ export interface ApplyStats {
 
 /** One map's content, encoded once into a slab: entry i's key then value at i * (keySize + valueSize).
  *  The index maps the key bytes (as a latin1 string) to i. */
-interface Table {
+export interface Table {
   keySize: number;
   valueSize: number;
   n: number;
@@ -43,7 +43,7 @@ const SIZES: Record<MapRole, [number, number]> = {
 
 class TableBuilder {
   readonly t: Table;
-  constructor(role: MapRole, capacity: number, private readonly role_ = role) {
+  constructor(private readonly role: MapRole, capacity: number) {
     const [keySize, valueSize] = SIZES[role];
     this.t = { keySize, valueSize, n: 0, buf: Buffer.alloc(Math.max(1, capacity) * (keySize + valueSize)), index: new Map() };
   }
@@ -65,7 +65,7 @@ class TableBuilder {
     }
     const pv = prev * (t.keySize + t.valueSize) + t.keySize;
     if (t.buf.compare(t.buf, at + t.keySize, at + t.keySize + t.valueSize, pv, pv + t.valueSize) !== 0)
-      throw new Error(`datapath state: two different values for ${what()} (${this.role_})`);
+      throw new Error(`datapath state: two different values for ${what()} (${this.role})`);
     t.buf.fill(0, at, at + t.keySize + t.valueSize); // the slot is free again
   }
 }
