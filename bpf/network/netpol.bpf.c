@@ -478,11 +478,12 @@ int np_ingress(struct __sk_buff *skb)
 	__u32 *lid;
 	__u16 type;
 
-	if (!np_parse(skb, &f, f.peer, f.local, &f.pport, &f.lport))
-		return 1;
+	/* not a workload's socket: the cheapest test first */
 	cgid = bpf_skb_cgroup_id(skb);
 	lid = bpf_map_lookup_elem(&pal_np_cgroups, &cgid);
 	if (!lid)
+		return 1;
+	if (!np_parse(skb, &f, f.peer, f.local, &f.pport, &f.lport))
 		return 1;
 	sk = skb->sk;
 	if (!sk)
@@ -594,7 +595,12 @@ int np_egress(struct __sk_buff *skb)
 	struct np_sk *s;
 	__u64 cgid, cookie;
 	__u32 *lid;
+	__u8 proto;
 
+	/* every packet of the host comes here: TCP (most of them) leaves after one byte */
+	if (bpf_skb_load_bytes(skb, skb->protocol == bpf_htons(ETH_P_IP) ? 9 : 6, &proto, 1) ||
+	    proto == IPPROTO_TCP)
+		return 1;
 	if (!np_parse(skb, &f, f.local, f.peer, &f.lport, &f.pport))
 		return 1;
 	if (f.proto == IPPROTO_UDP) {

@@ -26,6 +26,9 @@ export interface DatapathOptions {
   maxPolicyEntries?: number;
   maxIpcache?: number;
   maxCgroups?: number;
+  /** UDP flows (socket, peer) remembered in the LRU pal_np_udp (default 65536); an evicted flow's
+   *  next datagram is decided (and reported) again. */
+  maxUdpFlows?: number;
   /** Standalone ring buffer bytes (power of two, default 4 MiB). */
   ringBytes?: number;
   /** connect/accept/close records for every TCP socket on the host, not only workloads'. */
@@ -86,6 +89,7 @@ export class NetworkDatapath {
       obj.setMapMaxEntries('pal_np_ipcache', opts.maxIpcache ?? 65536);
       obj.setMapMaxEntries('pal_np_cgroups', opts.maxCgroups ?? 16384);
       obj.setMapMaxEntries('pal_np_idents', opts.maxCgroups ?? 16384);
+      obj.setMapMaxEntries('pal_np_udp', opts.maxUdpFlows ?? 65536);
       if (opts.shared) {
         obj.reuseMap('pal_events', opts.shared.pal_events);
         obj.reuseMap('pal_stats', opts.shared.pal_stats);

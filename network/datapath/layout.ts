@@ -1,7 +1,6 @@
 // Byte layouts of bpf/include/palisade/netpol.h (map keys and values) and of struct pal_net
 // (events.h), with their encoders and decoder. test/unit/netpol-layout.test.ts checks every offset
 // against the BTF of build/bpf/netpol.bpf.o.
-import { isIP } from 'node:net';
 import type { Direction, IdentityDefaults, PolicyEntry, Verdict, VerdictHalf } from '../model.js';
 
 export const EV_NET = 5;
@@ -52,40 +51,49 @@ const VERDICTS: Record<number, Verdict> = { 1: 'FORWARDED', 2: 'DROPPED', 3: 'AU
 
 // ---- map keys and values --------------------------------------------------------------------------
 
-/** LPM key of pal_np_ingress / pal_np_egress for one PolicyEntry. */
-export function encodePolicyKey(e: Pick<PolicyEntry, 'localId' | 'peerId' | 'proto' | 'port' | 'portBits'>): Buffer {
-  const b = Buffer.alloc(NP_KEY.$size);
+/** Writes the LPM key of pal_np_ingress / pal_np_egress for one PolicyEntry at b[at] (zeroed). */
+export function writePolicyKey(b: Buffer, at: number, e: Pick<PolicyEntry, 'localId' | 'peerId' | 'proto' | 'port' | 'portBits'>): void {
   let prefix = 64;
-  b.writeUInt32BE(e.localId >>> 0, NP_KEY.local_id);
-  b.writeUInt32BE(e.peerId >>> 0, NP_KEY.peer_id);
+  b.writeUInt32BE(e.localId >>> 0, at + NP_KEY.local_id);
+  b.writeUInt32BE(e.peerId >>> 0, at + NP_KEY.peer_id);
   if (e.proto !== null) {
     if (!Number.isInteger(e.portBits) || e.portBits < 0 || e.portBits > 16)
       throw new RangeError(`policy entry: portBits ${e.portBits} is not 0..16`);
     if (!Number.isInteger(e.port) || e.port < 0 || e.port > 0xffff)
       throw new RangeError(`policy entry: port ${e.port} is not 0..65535`);
-    b.writeUInt8(e.proto, NP_KEY.proto);
+    b[at + NP_KEY.proto] = e.proto;
     // mask off the bits below the prefix so that equal entries encode the same
     const mask = e.portBits === 0 ? 0 : (0xffff << (16 - e.portBits)) & 0xffff;
-    b.writeUInt16BE(e.port & mask, NP_KEY.port);
+    b.writeUInt16BE(e.port & mask, at + NP_KEY.port);
     prefix = 80 + e.portBits;
   }
-  b.writeUInt32LE(prefix, NP_KEY.prefixlen);
+  b.writeUInt32LE(prefix, at + NP_KEY.prefixlen);
+}
+
+export function encodePolicyKey(e: Pick<PolicyEntry, 'localId' | 'peerId' | 'proto' | 'port' | 'portBits'>): Buffer {
+  const b = Buffer.alloc(NP_KEY.$size);
+  writePolicyKey(b, 0, e);
   return b;
 }
 
 function writeHalf(b: Buffer, at: number, h: VerdictHalf): void {
-  b.writeBigUInt64LE(BigInt.asUintN(64, h.allowMarks), at + NP_HALF.allow_marks);
-  b.writeBigUInt64LE(BigInt.asUintN(64, h.denyMarks), at + NP_HALF.deny_marks);
+  if (h.allowMarks !== 0n) b.writeBigUInt64LE(BigInt.asUintN(64, h.allowMarks), at + NP_HALF.allow_marks);
+  if (h.denyMarks !== 0n) b.writeBigUInt64LE(BigInt.asUintN(64, h.denyMarks), at + NP_HALF.deny_marks);
   b.writeUInt32LE(h.allowRule >>> 0, at + NP_HALF.allow_rule);
   b.writeUInt32LE(h.denyRule >>> 0, at + NP_HALF.deny_rule);
-  b.writeUInt8(h.allow ? 1 : 0, at + NP_HALF.allow);
-  b.writeUInt8(h.deny ? 1 : 0, at + NP_HALF.deny);
+  b[at + NP_HALF.allow] = h.allow ? 1 : 0;
+  b[at + NP_HALF.deny] = h.deny ? 1 : 0;
+}
+
+/** Writes a pal_np_value at b[at] (zeroed). */
+export function writePolicyValue(b: Buffer, at: number, e: Pick<PolicyEntry, 'enf' | 'all'>): void {
+  writeHalf(b, at + NP_VALUE.enf, e.enf);
+  writeHalf(b, at + NP_VALUE.all, e.all);
 }
 
 export function encodePolicyValue(e: Pick<PolicyEntry, 'enf' | 'all'>): Buffer {
   const b = Buffer.alloc(NP_VALUE.$size);
-  writeHalf(b, NP_VALUE.enf, e.enf);
-  writeHalf(b, NP_VALUE.all, e.all);
+  writePolicyValue(b, 0, e);
   return b;
 }
 
@@ -116,46 +124,61 @@ export function encodeU32(v: number): Buffer {
   return b;
 }
 
+const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
 /** 16 address bytes; IPv4 as ::ffff:a.b.c.d. Throws on what is not an address. */
 export function addrBytes(ip: string): Buffer {
   const b = Buffer.alloc(16);
-  const kind = isIP(ip);
-  if (kind === 4) {
+  if (!ip.includes(':')) {
+    const m = V4.exec(ip);
+    if (!m || m.slice(1).some((x) => Number(x) > 255)) throw new RangeError(`not an IP address: '${ip}'`);
     b.writeUInt16BE(0xffff, 10);
-    ip.split('.').forEach((p, i) => b.writeUInt8(Number(p), 12 + i));
+    for (let i = 0; i < 4; i++) b[12 + i] = Number(m[i + 1]);
     return b;
   }
-  if (kind !== 6) throw new RangeError(`not an IP address: '${ip}'`);
   let s = ip;
   const v4tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
   if (v4tail) {
     const t = addrBytes(v4tail[1]!);
     s = s.slice(0, -v4tail[1]!.length) + `${t.readUInt16BE(12).toString(16)}:${t.readUInt16BE(14).toString(16)}`;
   }
-  const [head, tail] = s.includes('::') ? s.split('::') as [string, string] : [s, undefined];
+  const dbl = s.indexOf('::');
+  if (dbl !== s.lastIndexOf('::')) throw new RangeError(`not an IP address: '${ip}'`);
+  const head = dbl < 0 ? s : s.slice(0, dbl);
+  const tail = dbl < 0 ? '' : s.slice(dbl + 2);
   const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  groups.forEach((g, i) => b.writeUInt16BE(parseInt(g, 16), i * 2));
+  const t = tail ? tail.split(':') : [];
+  if (dbl < 0 ? h.length !== 8 : h.length + t.length > 7) throw new RangeError(`not an IP address: '${ip}'`);
+  const put = (g: string, i: number): void => {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw new RangeError(`not an IP address: '${ip}'`);
+    b.writeUInt16BE(parseInt(g, 16), i * 2);
+  };
+  h.forEach((g, i) => put(g, i));
+  t.forEach((g, i) => put(g, 8 - t.length + i));
   return b;
 }
 
-/** LPM key of pal_np_ipcache for a canonical CIDR ("10.0.0.0/8", "fd00::/64", or a bare address). */
-export function encodeIpcacheKey(cidr: string): Buffer {
-  const [ip, len] = cidr.split('/') as [string, string | undefined];
-  const v4 = isIP(ip) === 4;
-  const bits = len === undefined ? (v4 ? 32 : 128) : Number(len);
+/** Writes the LPM key of pal_np_ipcache for a canonical CIDR ("10.0.0.0/8", "fd00::/64", or a bare
+ *  address) at b[at] (zeroed). */
+export function writeIpcacheKey(b: Buffer, at: number, cidr: string): void {
+  const slash = cidr.indexOf('/');
+  const ip = slash < 0 ? cidr : cidr.slice(0, slash);
+  const v4 = !ip.includes(':');
+  const bits = slash < 0 ? (v4 ? 32 : 128) : Number(cidr.slice(slash + 1));
   if (!Number.isInteger(bits) || bits < 0 || bits > (v4 ? 32 : 128)) throw new RangeError(`bad prefix length in '${cidr}'`);
-  const b = Buffer.alloc(NP_IP_KEY.$size);
   const a = addrBytes(ip);
   const prefix = v4 ? 96 + bits : bits;
   // zero the host bits so that equal CIDRs encode the same
   for (let i = 0; i < 16; i++) {
     const keep = Math.max(0, Math.min(8, prefix - i * 8));
-    a[i] = a[i]! & ((0xff << (8 - keep)) & 0xff);
+    b[at + NP_IP_KEY.addr + i] = a[i]! & ((0xff << (8 - keep)) & 0xff);
   }
-  b.writeUInt32LE(prefix, NP_IP_KEY.prefixlen);
-  a.copy(b, NP_IP_KEY.addr);
+  b.writeUInt32LE(prefix, at + NP_IP_KEY.prefixlen);
+}
+
+export function encodeIpcacheKey(cidr: string): Buffer {
+  const b = Buffer.alloc(NP_IP_KEY.$size);
+  writeIpcacheKey(b, 0, cidr);
   return b;
 }
 

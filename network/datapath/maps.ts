@@ -1,12 +1,8 @@
 // PolicyMaps over the BPF maps of bpf/network/netpol.bpf.c: apply(from, to) writes only the difference,
 // in an order where no connection gets a verdict that neither state would give.
 import type { BpfMap } from '../../native/index.js';
-import type {
-  CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, PolicyEntry, PolicyMaps, VerdictHalf,
-} from '../model.js';
-import {
-  encodeCgroupKey, encodeIdent, encodeIdentKey, encodeIpcacheKey, encodePolicyKey, encodePolicyValue, encodeU32,
-} from './layout.js';
+import type { DatapathState, PolicyMaps } from '../model.js';
+import { encodeIdent, NP_IDENT, NP_IP_KEY, NP_KEY, NP_VALUE, writeIpcacheKey, writePolicyKey, writePolicyValue } from './layout.js';
 
 /** The five maps of netpol.h, by role. */
 export interface NetpolMaps {
@@ -17,50 +13,7 @@ export interface NetpolMaps {
   idents: BpfMap;
 }
 
-type MapRole = keyof NetpolMaps;
-
-/** One entry of one map: a string identity of its key and value (cheap to build and compare), its
- *  specificity, and how to encode it (done only for entries that change). */
-type Item =
-  | { val: string; spec: number; role: 'ingress' | 'egress'; src: PolicyEntry }
-  | { val: string; spec: number; role: 'idents'; src: IdentityDefaults }
-  | { val: string; spec: number; role: 'ipcache'; src: IpcacheEntry }
-  | { val: string; spec: number; role: 'cgroups'; src: CgroupEntry };
-
-function itemKey(i: Item): Buffer {
-  switch (i.role) {
-    case 'ingress':
-    case 'egress':
-      return encodePolicyKey(i.src);
-    case 'idents':
-      return encodeIdentKey(i.src.localId);
-    case 'ipcache':
-      return encodeIpcacheKey(i.src.cidr);
-    case 'cgroups':
-      return encodeCgroupKey(i.src.cgroupId);
-  }
-}
-
-function itemValue(i: Item): Buffer {
-  switch (i.role) {
-    case 'ingress':
-    case 'egress':
-      return encodePolicyValue(i.src);
-    case 'idents':
-      return encodeIdent(i.src);
-    case 'ipcache':
-      return encodeU32(i.src.identity);
-    case 'cgroups':
-      return encodeU32(i.src.identity);
-  }
-}
-type Index = Map<string, Item>;
-
-interface Diff {
-  role: MapRole;
-  upserts: { key: Buffer; value: Buffer; spec: number; old: Buffer | null }[];
-  deletes: { key: Buffer; spec: number; old: Buffer }[];
-}
+export type MapRole = keyof NetpolMaps;
 
 export interface ApplyStats {
   upserts: number;
@@ -70,72 +23,136 @@ export interface ApplyStats {
   ms: number;
 }
 
-// marks are almost always 0n: skip the bigint-to-string then
-const halfStr = (h: VerdictHalf): string =>
-  (h.allow ? '1' : '0') + (h.deny ? '1' : '0') + '/' + h.allowRule + '/' + h.denyRule +
-  (h.allowMarks === 0n && h.denyMarks === 0n ? '' : '/' + h.allowMarks.toString(16) + '/' + h.denyMarks.toString(16));
-
-function put(m: Index, k: string, item: Item, what: string): void {
-  const prev = m.get(k);
-  if (prev && prev.val !== item.val) throw new Error(`datapath state: two different values for ${what}`);
-  m.set(k, item);
+/** One map's content, encoded once into a slab: entry i's key then value at i * (keySize + valueSize).
+ *  The index maps the key bytes (as a latin1 string) to i. */
+export interface Table {
+  keySize: number;
+  valueSize: number;
+  n: number;
+  buf: Buffer;
+  index: Map<string, number>;
 }
 
-/** Indexes a whole state per map. Throws RangeError on an entry the maps cannot hold. */
-export function indexState(s: DatapathState): Record<MapRole, Index> {
-  const out: Record<MapRole, Index> = {
-    ingress: new Map(), egress: new Map(), ipcache: new Map(), cgroups: new Map(), idents: new Map(),
+const SIZES: Record<MapRole, [number, number]> = {
+  ingress: [NP_KEY.$size, NP_VALUE.$size],
+  egress: [NP_KEY.$size, NP_VALUE.$size],
+  idents: [4, NP_IDENT.$size],
+  ipcache: [NP_IP_KEY.$size, 4],
+  cgroups: [8, 4],
+};
+
+class TableBuilder {
+  readonly t: Table;
+  constructor(private readonly role: MapRole, capacity: number) {
+    const [keySize, valueSize] = SIZES[role];
+    this.t = { keySize, valueSize, n: 0, buf: Buffer.alloc(Math.max(1, capacity) * (keySize + valueSize)), index: new Map() };
+  }
+
+  /** Offset of the next free slot (zeroed). */
+  get at(): number {
+    return this.t.n * (this.t.keySize + this.t.valueSize);
+  }
+
+  /** Commits the slot just written; a key seen before must carry the same value. */
+  commit(what: () => string): void {
+    const { t } = this;
+    const at = this.at;
+    const k = t.buf.toString('latin1', at, at + t.keySize);
+    const prev = t.index.get(k);
+    if (prev === undefined) {
+      t.index.set(k, t.n++);
+      return;
+    }
+    const pv = prev * (t.keySize + t.valueSize) + t.keySize;
+    if (t.buf.compare(t.buf, at + t.keySize, at + t.keySize + t.valueSize, pv, pv + t.valueSize) !== 0)
+      throw new Error(`datapath state: two different values for ${what()} (${this.role})`);
+    t.buf.fill(0, at, at + t.keySize + t.valueSize); // the slot is free again
+  }
+}
+
+/** Encodes a whole state per map. Throws RangeError on an entry the maps cannot hold. */
+export function encodeState(s: DatapathState): Record<MapRole, Table> {
+  let nIn = 0;
+  for (const e of s.policy) if (e.dir === 'ingress') nIn++;
+  const b = {
+    ingress: new TableBuilder('ingress', nIn),
+    egress: new TableBuilder('egress', s.policy.length - nIn),
+    idents: new TableBuilder('idents', s.defaults.length),
+    ipcache: new TableBuilder('ipcache', s.ipcache.length),
+    cgroups: new TableBuilder('cgroups', s.cgroups.length),
   };
   for (const e of s.policy) {
-    let spec = 64;
-    let port = 0;
-    if (e.proto !== null) {
-      if (!Number.isInteger(e.portBits) || e.portBits < 0 || e.portBits > 16 || !Number.isInteger(e.port) || e.port < 0 || e.port > 0xffff)
-        throw new RangeError(`policy entry: port ${e.port}/${e.portBits} is not a port prefix`);
-      spec = 80 + e.portBits;
-      port = e.portBits === 0 ? 0 : e.port & ((0xffff << (16 - e.portBits)) & 0xffff);
-    }
-    const k = `${e.localId},${e.peerId},${e.proto ?? '*'},${port},${spec}`;
-    put(out[e.dir], k, { val: halfStr(e.enf) + '|' + halfStr(e.all), spec, role: e.dir, src: e }, `${e.dir} entry local=${e.localId} peer=${e.peerId} proto=${e.proto ?? 'any'} port=${e.port}/${e.portBits}`);
+    const tb = b[e.dir];
+    const at = tb.at;
+    writePolicyKey(tb.t.buf, at, e);
+    writePolicyValue(tb.t.buf, at + NP_KEY.$size, e);
+    tb.commit(() => `${e.dir} entry local=${e.localId} peer=${e.peerId} proto=${e.proto ?? 'any'} port=${e.port}/${e.portBits}`);
   }
   for (const d of s.defaults) {
-    put(out.idents, String(d.localId), {
-      val: `${+d.ingressEnf}${+d.ingressAll}${+d.egressEnf}${+d.egressAll}`, spec: 0, role: 'idents', src: d,
-    }, `defaults of ${d.localId}`);
+    const at = b.idents.at;
+    b.idents.t.buf.writeUInt32LE(d.localId >>> 0, at);
+    encodeIdent(d).copy(b.idents.t.buf, at + 4);
+    b.idents.commit(() => `defaults of ${d.localId}`);
   }
   for (const i of s.ipcache) {
-    // cidr is canonical (model.ts): the string is the key
-    const slash = i.cidr.indexOf('/');
-    const bits = slash < 0 ? 128 : Number(i.cidr.slice(slash + 1)) + (i.cidr.includes(':') ? 0 : 96);
-    put(out.ipcache, i.cidr, { val: String(i.identity), spec: bits, role: 'ipcache', src: i }, `ipcache ${i.cidr}`);
+    const at = b.ipcache.at;
+    writeIpcacheKey(b.ipcache.t.buf, at, i.cidr);
+    b.ipcache.t.buf.writeUInt32LE(i.identity >>> 0, at + NP_IP_KEY.$size);
+    b.ipcache.commit(() => `ipcache ${i.cidr}`);
   }
   for (const c of s.cgroups) {
-    put(out.cgroups, String(c.cgroupId), { val: String(c.identity), spec: 0, role: 'cgroups', src: c }, `cgroup ${c.cgroupId}`);
+    const at = b.cgroups.at;
+    b.cgroups.t.buf.writeBigUInt64LE(c.cgroupId, at);
+    b.cgroups.t.buf.writeUInt32LE(c.identity >>> 0, at + 8);
+    b.cgroups.commit(() => `cgroup ${c.cgroupId}`);
   }
-  return out;
+  return { ingress: b.ingress.t, egress: b.egress.t, idents: b.idents.t, ipcache: b.ipcache.t, cgroups: b.cgroups.t };
 }
 
-function diff(role: MapRole, from: Index, to: Index): Diff {
-  const d: Diff = { role, upserts: [], deletes: [] };
-  for (const [k, v] of to) {
-    const old = from.get(k);
-    if (!old || old.val !== v.val) d.upserts.push({ key: itemKey(v), value: itemValue(v), spec: v.spec, old: old ? itemValue(old) : null });
+interface Diff {
+  upserts: { key: Buffer; value: Buffer; spec: number; old: Buffer | null }[];
+  deletes: { key: Buffer; spec: number; old: Buffer }[];
+}
+
+/** LPM maps: the prefix length leads the key; hash maps: all keys are equally specific. */
+const specOf = (role: MapRole, key: Buffer): number =>
+  role === 'ingress' || role === 'egress' || role === 'ipcache' ? key.readUInt32LE(0) : 0;
+
+function diff(role: MapRole, from: Table, to: Table): Diff {
+  const d: Diff = { upserts: [], deletes: [] };
+  const ks = to.keySize, stride = to.keySize + to.valueSize;
+  for (const [k, i] of to.index) {
+    const j = from.index.get(k);
+    const at = i * stride;
+    let old: Buffer | null = null;
+    if (j !== undefined) {
+      const fv = j * stride + ks;
+      if (to.buf.compare(from.buf, fv, fv + to.valueSize, at + ks, at + stride) === 0) continue;
+      old = from.buf.subarray(fv, fv + to.valueSize);
+    }
+    const key = to.buf.subarray(at, at + ks);
+    d.upserts.push({ key, value: to.buf.subarray(at + ks, at + stride), spec: specOf(role, key), old });
   }
-  for (const [k, v] of from) if (!to.has(k)) d.deletes.push({ key: itemKey(v), spec: v.spec, old: itemValue(v) });
+  for (const [k, j] of from.index) {
+    if (to.index.has(k)) continue;
+    const at = j * stride;
+    const key = from.buf.subarray(at, at + ks);
+    d.deletes.push({ key, spec: specOf(role, key), old: from.buf.subarray(at + ks, at + stride) });
+  }
   d.upserts.sort((a, b) => b.spec - a.spec); // most specific first
   d.deletes.sort((a, b) => a.spec - b.spec); // least specific first: the specific ones still answer as before
   return d;
 }
 
-/** Indexes of states already applied or diffed: the `from` of the next apply is usually the last `to`. */
-const indexes = new WeakMap<DatapathState, Record<MapRole, Index>>();
-function indexOf(s: DatapathState): Record<MapRole, Index> {
-  let i = indexes.get(s);
-  if (!i) {
-    i = indexState(s);
-    indexes.set(s, i);
+/** Encodings of states already applied: the `from` of the next apply is usually the last `to`. */
+const encoded = new WeakMap<DatapathState, Record<MapRole, Table>>();
+function encodedOf(s: DatapathState): Record<MapRole, Table> {
+  let e = encoded.get(s);
+  if (!e) {
+    e = encodeState(s);
+    encoded.set(s, e);
   }
-  return i;
+  return e;
 }
 
 /** Maps whose updateBatch the kernel refused once: written element by element from then on. */
@@ -156,9 +173,9 @@ export class BpfPolicyMaps implements PolicyMaps {
    */
   apply(from: DatapathState, to: DatapathState): void {
     const t0 = performance.now();
-    // states are treated as immutable: an index is kept per state object
-    const a = indexOf(from);
-    const b = indexOf(to);
+    // states are treated as immutable: the encoding of each state object is kept
+    const a = encodedOf(from);
+    const b = encodedOf(to);
     const roles: MapRole[] = ['ingress', 'egress', 'idents', 'ipcache', 'cgroups'];
     const diffs = new Map(roles.map((r) => [r, diff(r, a[r], b[r])]));
     const undo: (() => void)[] = [];

@@ -2,7 +2,7 @@
 // fd00:213::/64 (several per side), a cgroup v2 per workload, and real processes (netpeer.mjs) run
 // inside a namespace and a cgroup. Nothing leaves the machine: the namespaces have no other links.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../../native/index.js';
@@ -121,7 +121,7 @@ export class TestNet {
     try {
       n.#setup();
     } catch (e) {
-      n.destroy();
+      void n.destroy();
       throw e;
     }
     return n;
@@ -178,39 +178,46 @@ export class TestNet {
     return Number(text.trim());
   }
 
-  /** Kills the processes, removes the cgroups and namespaces. Never throws; safe to call twice. */
-  destroy(): void {
+  /** Kills the processes, removes the cgroups and namespaces. Never throws; safe to call twice.
+   *  Async: the killed processes must be reaped (by this event loop) before their cgroups go. */
+  async destroy(): Promise<void> {
     for (const p of this.#peers) p.kill();
-    const deadline = Date.now() + 3000;
+    await Promise.all(this.#peers.map((p) => (p.proc.exitCode !== null || p.proc.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((res) => {
+        p.proc.once('exit', () => res());
+        setTimeout(res, 3000);
+      }))));
+    this.#peers.length = 0;
+    const deadline = Date.now() + 5000;
     for (const path of [...this.#cgroups].reverse()) {
-      // wait for the killed processes to leave the cgroup, then remove it
-      while (Date.now() < deadline) {
+      for (;;) {
         try {
-          if (!existsSync(path) || readFileSync(join(path, 'cgroup.procs'), 'utf8').trim() === '') break;
-          for (const pid of readFileSync(join(path, 'cgroup.procs'), 'utf8').trim().split('\n')) {
-            try {
-              process.kill(Number(pid), 'SIGKILL');
-            } catch {
-              // gone
+          if (existsSync(path)) {
+            for (const pid of readFileSync(join(path, 'cgroup.procs'), 'utf8').trim().split('\n').filter(Boolean)) {
+              try {
+                process.kill(Number(pid), 'SIGKILL');
+              } catch {
+                // gone
+              }
             }
+            rmdirSync(path);
           }
-        } catch {
           break;
+        } catch (e) {
+          if (Date.now() > deadline) {
+            console.warn(`TestNet: cannot remove ${path}: ${(e as Error).message}`);
+            break;
+          }
+          await new Promise((res) => setTimeout(res, 50));
         }
-        execFileSync('sleep', ['0.05']);
-      }
-      try {
-        if (existsSync(path)) rmdirSync(path);
-      } catch {
-        // reported by the leftover check of the next run
       }
     }
     this.#cgroups.length = 0;
     try {
-      if (existsSync(this.cgRoot) && readdirSync(this.cgRoot).every((f) => !statSync(join(this.cgRoot, f)).isDirectory()))
-        rmdirSync(this.cgRoot);
-    } catch {
-      // see above
+      if (existsSync(this.cgRoot)) rmdirSync(this.cgRoot);
+    } catch (e) {
+      console.warn(`TestNet: cannot remove ${this.cgRoot}: ${(e as Error).message}`);
     }
     for (const ns of [this.nsA, this.nsB]) {
       try {

@@ -55,8 +55,11 @@ describe('netpol layout', () => {
   });
 
   it('formats addresses back', () => {
-    for (const a of ['10.213.0.1', 'fd00:213::1', '::1', '2001:db8:0:1::', 'fe80::1:2:3:4', '1:2:3:4:5:6:7:8'])
+    for (const a of ['10.213.0.1', 'fd00:213::1', '::1', '::', '2001:db8:0:1::', 'fe80::1:2:3:4', '1:2:3:4:5:6:7:8'])
       expect(formatAddr(addrBytes(a), 0)).toBe(a);
+    expect(formatAddr(addrBytes('::ffff:10.1.2.3'), 0)).toBe('10.1.2.3');
+    for (const bad of ['10.1.2', '10.1.2.256', '1::2::3', '1:2:3:4:5:6:7', 'g::1', '1:2:3:4:5:6:7:8:9', 'x'])
+      expect(() => addrBytes(bad), bad).toThrow(RangeError);
   });
 
   it('decodes a pal_net record', () => {
