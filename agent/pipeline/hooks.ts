@@ -1,7 +1,9 @@
 // The hook registry: what a pal_hook record's hook_id means (which policy, which hook, how to read
 // its arguments), and how a hook event reads as JSON and as a compact line.
 import type { ArgDecode } from '../../tracing/compile/compile.js';
-import { SOCK_ARG } from '../../tracing/compile/layout.js';
+import { CRED_ARG, SOCK_ARG } from '../../tracing/compile/layout.js';
+import { CAPABILITIES } from '../../tracing/policy/schema.js';
+import { capsJson } from '../process/capabilities.js';
 import type { HookIds, HookRegistration } from '../../tracing/manager.js';
 
 export type HookEventType = HookRegistration['event'];
@@ -49,12 +51,14 @@ const INT_KEYS: Partial<Record<ArgDecode, string>> = {
 /** An integer argument as Tetragon prints it: {"int_arg":3}, {"size_arg":"4096"}. lo/hi are u32 halves. */
 export function hookIntJson(type: ArgDecode, lo: number, hi: number): string {
   if (type === 'int') return `{"int_arg":${lo | 0}}`;
+  if (type === 'capability') return capabilityJson(lo | 0);
   if (type === 'uint') return `{"uint_arg":${lo >>> 0}}`;
   return `{"${INT_KEYS[type] ?? 'long_arg'}":"${int64Text(type === 'long', lo, hi)}"}`;
 }
 
 /** An integer argument for compact lines. */
 export function intText(type: ArgDecode, lo: number, hi: number): string {
+  if (type === 'capability') return CAPABILITIES[lo | 0] ?? String(lo | 0);
   return type === 'int' ? String(lo | 0) : type === 'uint' ? String(lo >>> 0) : int64Text(type === 'long', lo, hi);
 }
 
@@ -98,6 +102,22 @@ const TCP_STATES = [
   '', 'TCP_ESTABLISHED', 'TCP_SYN_SENT', 'TCP_SYN_RECV', 'TCP_FIN_WAIT1', 'TCP_FIN_WAIT2', 'TCP_TIME_WAIT', 'TCP_CLOSE',
   'TCP_CLOSE_WAIT', 'TCP_LAST_ACK', 'TCP_LISTEN', 'TCP_CLOSING', 'TCP_NEW_SYN_RECV',
 ];
+
+/** A kernel cred (struct pal_cred_arg, tracing.h) as Tetragon's process_credentials_arg. */
+export function credOf(b: Buffer, at: number): { json: string; text: string } {
+  const u = (f: keyof typeof CRED_ARG): number => b.readUInt32LE(at + CRED_ARG[f]);
+  const caps = (f: 'cap_permitted' | 'cap_effective' | 'cap_inheritable'): string => capsJson(u(f), b.readUInt32LE(at + CRED_ARG[f] + 4));
+  const json =
+    `{"process_credentials_arg":{"uid":${u('uid')},"gid":${u('gid')},"euid":${u('euid')},"egid":${u('egid')},` +
+    `"suid":${u('suid')},"sgid":${u('sgid')},"fsuid":${u('fsuid')},"fsgid":${u('fsgid')},"securebits":${u('securebits')},` +
+    `"caps":{"permitted":${caps('cap_permitted')},"effective":${caps('cap_effective')},"inheritable":${caps('cap_inheritable')}}}}`;
+  return { json, text: `uid=${u('uid')} euid=${u('euid')}` };
+}
+
+/** A capability number as Tetragon's capability_arg. */
+export function capabilityJson(n: number): string {
+  return `{"capability_arg":{"value":${n},"name":"${CAPABILITIES[n] ?? `CAP_${n}`}"}}`;
+}
 
 /** A kernel sock (struct pal_sock_arg, tracing.h) as Tetragon's sock_arg. */
 export function sockOf(b: Buffer, at: number): { json: string; text: string } {

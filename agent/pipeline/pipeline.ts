@@ -9,7 +9,7 @@ import { Process, makeExecId } from '../process/process.js';
 import type { WallClock } from './clock.js';
 import { nowRfc3339 } from './clock.js';
 import { decodeWaitStatus, type PalisadeEvent } from './events.js';
-import { ACTION_NAMES, hookIntJson, intText, sockaddrOf, sockOf, type HookRegistry } from './hooks.js';
+import { ACTION_NAMES, hookIntJson, intText, credOf, sockaddrOf, sockOf, type HookRegistry } from './hooks.js';
 import {
   EV_EXEC, EV_EXIT, EV_FORK, EV_HOOK, EXEC, EXEC_ARGS_TRUNC, EXIT, FORK, FRAME_HEADER, HDR, HOOK, HOOK_ARGS, HOOK_ENFORCED, HOOK_RETURN,
   NS_NAMES, hookArgTrunc,
@@ -305,7 +305,7 @@ export class Pipeline {
       const type = hook.args[i]!;
       let json: string;
       let plain: string;
-      if (type === 'string' || type === 'bytes' || type === 'sockaddr' || type === 'file' || type === 'path' || type === 'sock') {
+      if (type === 'string' || type === 'bytes' || type === 'sockaddr' || type === 'file' || type === 'path' || type === 'sock' || type === 'cred') {
         // (len << 32) | offset into data[], checked against the record's size
         const from = data + lo;
         const to = from + hi;
@@ -318,6 +318,8 @@ export class Pipeline {
           json = type === 'string' ? `{"string_arg":${JSON.stringify(plain)}}` : `{"${type}_arg":{"path":${JSON.stringify(plain)}}}`;
         } else if (type === 'sock') {
           ({ json, text: plain } = sockOf(buf, from));
+        } else if (type === 'cred') {
+          ({ json, text: plain } = credOf(buf, from));
         } else if (type === 'bytes') {
           json = `{"bytes_arg":"${buf.toString('base64', from, to)}"}`;
           plain = `<${hi} bytes>`;
