@@ -190,14 +190,7 @@ int BPF_PROG(pal_exec, struct task_struct *task, pid_t old_pid, struct linux_bin
 	ev->cgroup_id = bpf_get_current_cgroup_id();
 
 	cred = BPF_CORE_READ(task, cred);
-	ev->uid = BPF_CORE_READ(cred, uid.val);
-	ev->gid = BPF_CORE_READ(cred, gid.val);
-	ev->euid = BPF_CORE_READ(cred, euid.val);
-	ev->egid = BPF_CORE_READ(cred, egid.val);
-	ev->suid = BPF_CORE_READ(cred, suid.val);
-	ev->sgid = BPF_CORE_READ(cred, sgid.val);
-	ev->fsuid = BPF_CORE_READ(cred, fsuid.val);
-	ev->fsgid = BPF_CORE_READ(cred, fsgid.val);
+	pal_read_ids(cred, &ev->uid);
 	ev->cap_permitted = pal_read_cap(&cred->cap_permitted);
 	ev->cap_effective = pal_read_cap(&cred->cap_effective);
 	ev->cap_inheritable = pal_read_cap(&cred->cap_inheritable);

@@ -206,7 +206,8 @@ static __always_inline void read_sock(struct pal_sock_arg *out, struct sock *sk)
 }
 
 /* Reads argument i: its number, or its bytes into s->str[i].data. Returns the flags to set. */
-static __always_inline __u32 read_arg(void *ctx, struct scratch *s, int i)
+/* Not inlined: five inlined copies of every argument kind overflow the 16-bit jump offsets. */
+static __noinline __u32 read_arg(void *ctx, struct scratch *s, int i)
 {
 	const volatile struct pal_arg_cfg *a = &cfg.args[i];
 	__u8 kind = a->kind;
@@ -219,6 +220,11 @@ static __always_inline __u32 read_arg(void *ctx, struct scratch *s, int i)
 	if (kind == PAL_ARG_INT) {
 		s->lens[i] = 0;
 		return 0;
+	}
+	if (kind == PAL_ARG_KFILENAME) {
+		/* struct filename: its name is a kernel string */
+		v = (__u64)BPF_CORE_READ((struct filename *)v, name);
+		kind = PAL_ARG_KSTR;
 	}
 	if (kind == PAL_ARG_USTR || kind == PAL_ARG_KSTR) {
 		if (kind == PAL_ARG_USTR)
@@ -271,30 +277,11 @@ static __always_inline __u32 read_arg(void *ctx, struct scratch *s, int i)
 				flags |= PAL_HOOK_ARG_TRUNC(i);
 			buf[len & (PAL_STR_MAX - 1)] = 0;
 		}
-	} else if (kind == PAL_ARG_KFILENAME) {
-		const char *name = BPF_CORE_READ((struct filename *)v, name);
-
-		n = bpf_probe_read_kernel_str(buf, a->max, name);
-		if (n <= 0) {
-			flags |= PAL_HOOK_ARG_FAULT(i);
-			buf[0] = 0;
-		} else {
-			len = n - 1;
-			if (n == a->max)
-				flags |= PAL_HOOK_ARG_TRUNC(i);
-		}
 	} else if (kind == PAL_ARG_KCRED) {
 		struct pal_cred_arg *out = (void *)buf;
 		const struct cred *c = (const struct cred *)v;
 
-		out->uid = BPF_CORE_READ(c, uid.val);
-		out->gid = BPF_CORE_READ(c, gid.val);
-		out->suid = BPF_CORE_READ(c, suid.val);
-		out->sgid = BPF_CORE_READ(c, sgid.val);
-		out->euid = BPF_CORE_READ(c, euid.val);
-		out->egid = BPF_CORE_READ(c, egid.val);
-		out->fsuid = BPF_CORE_READ(c, fsuid.val);
-		out->fsgid = BPF_CORE_READ(c, fsgid.val);
+		pal_read_ids(c, &out->uid);
 		out->securebits = BPF_CORE_READ(c, securebits);
 		out->pad = 0;
 		out->cap_inheritable = pal_read_cap(&c->cap_inheritable);

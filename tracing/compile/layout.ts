@@ -20,7 +20,7 @@ export const NUM_KEY = { map_id: 0, pad: 4, value: 8, $size: 16 } as const;
 export const BIN_KEY = { prefixlen: 0, kind: 4, path: 8, $size: 260 } as const;
 export const SOCK_ARG = { family: 0, type: 2, protocol: 4, state: 6, pad: 7, sport: 8, dport: 10, saddr: 12, daddr: 28, $size: 44 } as const;
 export const CRED_ARG = {
-  uid: 0, gid: 4, suid: 8, sgid: 12, euid: 16, egid: 20, fsuid: 24, fsgid: 28, securebits: 32, pad: 36,
+  uid: 0, gid: 4, euid: 8, egid: 12, suid: 16, sgid: 20, fsuid: 24, fsgid: 28, securebits: 32, pad: 36,
   cap_inheritable: 40, cap_permitted: 48, cap_effective: 56, $size: 64,
 } as const;
 export const MARKS_CFG = { keep_on_exec: 0, active: 8, pad: 12, $size: 16 } as const;

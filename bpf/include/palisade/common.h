@@ -55,6 +55,20 @@ static __always_inline struct kernfs_node *pal_kn_parent(struct kernfs_node *kn)
 }
 
 /* Kernels before 6.3 keep capabilities as __u32 cap[2]; the bytes are the same little-endian u64. */
+/* uid, gid, euid, egid, suid, sgid, fsuid, fsgid: eight consecutive __u32 at ids (the order of
+ * pal_exec and pal_cred_arg). */
+static __always_inline void pal_read_ids(const struct cred *c, __u32 *ids)
+{
+	ids[0] = BPF_CORE_READ(c, uid.val);
+	ids[1] = BPF_CORE_READ(c, gid.val);
+	ids[2] = BPF_CORE_READ(c, euid.val);
+	ids[3] = BPF_CORE_READ(c, egid.val);
+	ids[4] = BPF_CORE_READ(c, suid.val);
+	ids[5] = BPF_CORE_READ(c, sgid.val);
+	ids[6] = BPF_CORE_READ(c, fsuid.val);
+	ids[7] = BPF_CORE_READ(c, fsgid.val);
+}
+
 static __always_inline __u64 pal_read_cap(const kernel_cap_t *cap)
 {
 	__u64 v = 0;

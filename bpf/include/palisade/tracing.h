@@ -45,7 +45,7 @@ enum pal_arg_kind {
 
 /* A cred argument as the event carries it. */
 struct pal_cred_arg {
-	__u32 uid, gid, suid, sgid, euid, egid, fsuid, fsgid;
+	__u32 uid, gid, euid, egid, suid, sgid, fsuid, fsgid; /* pal_read_ids' order */
 	__u32 securebits;
 	__u32 pad;
 	__u64 cap_inheritable, cap_permitted, cap_effective;
