@@ -37,10 +37,28 @@ export interface Change {
   workloads?: readonly Workload[];
 }
 
+/** One (direction, local, peer) key space. Few policies feed one group: parallel arrays beat a Map. */
 class Group {
-  readonly contribs = new Map<string, readonly Atom[]>();
+  readonly keys: string[] = [];
+  readonly atoms: Array<readonly Atom[]> = [];
   entries: PolicyEntry[] = [];
   constructor(readonly dir: 0 | 1, readonly local: number, readonly peer: number) {}
+
+  set(key: string, atoms: readonly Atom[]): void {
+    const i = this.keys.indexOf(key);
+    if (i >= 0) this.atoms[i] = atoms;
+    else {
+      this.keys.push(key);
+      this.atoms.push(atoms);
+    }
+  }
+
+  delete(key: string): void {
+    const i = this.keys.indexOf(key);
+    if (i < 0) return;
+    this.keys.splice(i, 1);
+    this.atoms.splice(i, 1);
+  }
 }
 
 interface Loaded {
@@ -66,7 +84,7 @@ export class PolicyCompiler {
   /** Host and workload ipcache entries, rebuilt when the workloads change. */
   private addresses: IpcacheEntry[] = [];
   /** CIDR peers of the loaded units by prefix length and address, to find who contains a changed prefix. */
-  private readonly cidrIndex = new Map<number, Map<bigint, Set<Loaded>>>();
+  private readonly cidrIndex = new Map<number, Map<bigint, Loaded[]>>();
   private readonly worldUsers = new Set<Loaded>();
   private readonly entries = new EntryTable();
   private current: DatapathState = { policy: [], defaults: [], ipcache: [], cgroups: [] };
@@ -84,7 +102,7 @@ export class PolicyCompiler {
   update(change: Change): DatapathState {
     const built: PolicyUnit[] = [];
     try {
-      for (const p of change.upsert ?? []) built.push(buildUnit(p, this.ruleIds, this.opts.markBits, this.opts.releaseMarks));
+      for (const p of change.upsert ?? []) built.push(buildUnit(p, this.ruleIds, this.opts.markBits, this.opts.releaseMarks, (c) => this.cidrs.prefix(c)));
     } catch (e) {
       for (const u of built) this.releaseMarks(u);
       throw e;
@@ -135,21 +153,22 @@ export class PolicyCompiler {
     }
     if (changedPrefixes.length > 0) ipcacheDirty = true;
 
-    if (changedPrefixes.length > 0) this.touchedByPrefixes(changedPrefixes, dirty);
+    // Only units loaded before this change can need re-resolving (new ones are resolved anyway).
+    if (changedPrefixes.length > 0 && this.loaded.size > built.length) this.touchedByPrefixes(changedPrefixes, dirty);
     if (changedIdentities.length > 0) {
       for (const l of this.loaded.values()) if (!dirty.has(l) && this.touchedByIdentities(l.unit, changedIdentities)) dirty.add(l);
     }
 
     for (const l of dirty) this.resolve(l, dirtyGroups);
     for (const g of dirtyGroups) {
-      if (g.contribs.size === 0) {
+      if (g.keys.length === 0) {
         const byPeer = this.groups[g.dir].get(g.local)!;
         byPeer.delete(g.peer);
         if (byPeer.size === 0) this.groups[g.dir].delete(g.local);
         this.entries.replace(g.entries, []);
         g.entries = [];
       } else {
-        const entries = foldGroup(DIRS[g.dir], g.local, g.peer, g.contribs.values());
+        const entries = foldGroup(DIRS[g.dir], g.local, g.peer, g.atoms);
         this.entries.replace(g.entries, entries);
         g.entries = entries;
       }
@@ -228,9 +247,9 @@ export class PolicyCompiler {
     for (const p of l.unit.cidrPeers) {
       let byAddr = this.cidrIndex.get(p.bits);
       if (!byAddr) this.cidrIndex.set(p.bits, (byAddr = new Map()));
-      let users = byAddr.get(p.addr);
-      if (!users) byAddr.set(p.addr, (users = new Set()));
-      users.add(l);
+      const users = byAddr.get(p.addr);
+      if (!users) byAddr.set(p.addr, [l]);
+      else if (!users.includes(l)) users.push(l);
     }
   }
 
@@ -239,8 +258,9 @@ export class PolicyCompiler {
     for (const p of l.unit.cidrPeers) {
       const byAddr = this.cidrIndex.get(p.bits);
       const users = byAddr?.get(p.addr);
-      users?.delete(l);
-      if (users?.size === 0) byAddr!.delete(p.addr);
+      const i = users ? users.indexOf(l) : -1;
+      if (i >= 0) users!.splice(i, 1);
+      if (users?.length === 0) byAddr!.delete(p.addr);
       if (byAddr?.size === 0) this.cidrIndex.delete(p.bits);
     }
   }
@@ -306,13 +326,13 @@ export class PolicyCompiler {
     const key = l.unit.key;
     for (const [g, atoms] of l.footprint) {
       if (!next.has(g)) {
-        g.contribs.delete(key);
+        g.delete(key);
         dirtyGroups.add(g);
       } else if (!sameAtoms(atoms, next.get(g)!)) dirtyGroups.add(g);
     }
     for (const [g, atoms] of next) {
       if (!l.footprint.has(g)) dirtyGroups.add(g);
-      g.contribs.set(key, atoms);
+      g.set(key, atoms);
     }
     l.footprint = next;
   }

@@ -3,17 +3,42 @@
 // that were deleted are kept so a late verdict event can still be named.
 import type { RuleInfo } from '../model.js';
 
+/** What makes a rule the same rule: compared structurally, so no key strings are built per rule. */
+export interface RuleContent {
+  mode: string;
+  /** The selector of the rule's subject. */
+  subject: unknown;
+  rule: { dir: string; verdict: string; peers: unknown; l4: unknown; binaries: unknown };
+}
+
+function sameContent(a: RuleContent, b: RuleContent): boolean {
+  return (
+    a.mode === b.mode && a.rule.dir === b.rule.dir && a.rule.verdict === b.rule.verdict && sameValue(a.subject, b.subject) &&
+    sameValue(a.rule.peers, b.rule.peers) && sameValue(a.rule.l4, b.rule.l4) && sameValue(a.rule.binaries, b.rule.binaries)
+  );
+}
+
+interface Known {
+  content: RuleContent;
+  id: number;
+}
+
 export class RuleIds {
-  private readonly byKey = new Map<string, number>();
+  /** Per policy key, per field path: the latest version of the rule there. */
+  private readonly byPlace = new Map<string, Map<string, Known>>();
   private readonly infos = new Map<number, RuleInfo>();
   private next = 1;
 
-  /** `key` identifies the rule's content; `info` describes it (its id field is filled in). */
-  id(key: string, info: Omit<RuleInfo, 'id'>): number {
-    let id = this.byKey.get(key);
-    if (id === undefined) {
+  /** The id of the rule at (policy, path): the previous one if the content is unchanged, else a new one. */
+  id(policy: string, content: RuleContent, info: Omit<RuleInfo, 'id'>): number {
+    let places = this.byPlace.get(policy);
+    if (!places) this.byPlace.set(policy, (places = new Map()));
+    const prev = places.get(info.path);
+    let id: number;
+    if (prev && sameContent(prev.content, content)) id = prev.id;
+    else {
       id = this.next++;
-      this.byKey.set(key, id);
+      places.set(info.path, { content, id });
     }
     // The file and line may move without the rule changing: keep the latest.
     this.infos.set(id, { id, ...info });
@@ -23,6 +48,21 @@ export class RuleIds {
   info(id: number): RuleInfo | undefined {
     return this.infos.get(id);
   }
+}
+
+/** Deep equality of plain data (objects, arrays, strings, numbers, booleans, null). */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false;
+    return true;
+  }
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
 }
 
 /** The registry shared by every compile in this process, unless a caller brings its own. */

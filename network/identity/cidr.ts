@@ -13,10 +13,18 @@ export interface Prefix {
 const V4_MAPPED = 0xffffn << 32n;
 const ALL = (1n << 128n) - 1n;
 
+/** A dotted quad already checked by isIPv4. */
 function parseV4(s: string): bigint {
   let n = 0;
-  for (const part of s.split('.')) n = n * 256 + Number(part);
-  return BigInt(n);
+  let octet = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      n = n * 256 + octet;
+      octet = 0;
+    } else octet = octet * 10 + (c - 48);
+  }
+  return BigInt(n * 256 + octet);
 }
 
 function parseV6(s: string): bigint {

@@ -10,6 +10,8 @@ export interface CidrIdentity {
   prefix: Prefix;
   /** Its pal_np_ipcache entry, built once. */
   entry: IpcacheEntry;
+  /** Rule references. */
+  refs: number;
 }
 
 const LAST = ID.CIDR_SCOPE - 1;
@@ -19,7 +21,7 @@ const SORT_THRESHOLD = 64;
 const before = (a: Prefix, b: Prefix): number => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : a.bits - b.bits);
 
 export class CidrIdentities {
-  private readonly byCidr = new Map<string, { identity: CidrIdentity; refs: number }>();
+  private readonly byCidr = new Map<string, CidrIdentity>();
   /** Sorted by address then length: the prefixes inside C are one run starting at C's address. */
   private sorted: CidrIdentity[] = [];
   /** Added since the last sort (bulk loads sort once instead of inserting one by one). */
@@ -32,13 +34,13 @@ export class CidrIdentities {
     const e = this.byCidr.get(cidr);
     if (e) {
       e.refs++;
-      return { id: e.identity.id, added: false, prefix: e.identity.prefix };
+      return { id: e.id, added: false, prefix: e.prefix };
     }
     const prefix = parsed ?? parsePrefix(cidr);
     if (typeof prefix === 'string') throw new Error(`${cidr}: ${prefix}`);
     const id = this.allocate();
-    const identity: CidrIdentity = { id, cidr, prefix, entry: { cidr, identity: id } };
-    this.byCidr.set(cidr, { identity, refs: 1 });
+    const identity: CidrIdentity = { id, cidr, prefix, entry: { cidr, identity: id }, refs: 1 };
+    this.byCidr.set(cidr, identity);
     this.pending.push(identity);
     return { id, added: true, prefix };
   }
@@ -48,15 +50,20 @@ export class CidrIdentities {
     const e = this.byCidr.get(cidr);
     if (!e || --e.refs > 0) return undefined;
     this.byCidr.delete(cidr);
-    this.used.delete(e.identity.id);
+    this.used.delete(e.id);
     const sorted = this.all();
-    const i = this.lowerBound(e.identity.prefix);
-    if (sorted[i] === e.identity) sorted.splice(i, 1);
-    return e.identity.prefix;
+    const i = this.lowerBound(e.prefix);
+    if (sorted[i] === e) sorted.splice(i, 1);
+    return e.prefix;
+  }
+
+  /** The parsed form of a known prefix. */
+  prefix(cidr: string): Prefix | undefined {
+    return this.byCidr.get(cidr)?.prefix;
   }
 
   id(cidr: string): number | undefined {
-    return this.byCidr.get(cidr)?.identity.id;
+    return this.byCidr.get(cidr)?.id;
   }
 
   get size(): number {
