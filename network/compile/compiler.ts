@@ -85,6 +85,8 @@ export class PolicyCompiler {
   private addresses: IpcacheEntry[] = [];
   /** CIDR peers of the loaded units by prefix length and address, to find who contains a changed prefix. */
   private readonly cidrIndex = new Map<number, Map<bigint, Loaded[]>>();
+  /** The index is built at the first change that needs it, so a bulk load does not pay for it. */
+  private cidrIndexBuilt = false;
   private readonly worldUsers = new Set<Loaded>();
   private readonly entries = new EntryTable();
   private current: DatapathState = { policy: [], defaults: [], ipcache: [], cgroups: [] };
@@ -233,6 +235,10 @@ export class PolicyCompiler {
   /** Units whose CIDR peers contain a changed prefix (found by looking up the prefix's ancestors), and world users. */
   private touchedByPrefixes(changed: readonly Prefix[], dirty: Set<Loaded>): void {
     for (const l of this.worldUsers) dirty.add(l);
+    if (!this.cidrIndexBuilt) {
+      this.cidrIndexBuilt = true;
+      for (const l of this.loaded.values()) this.index(l);
+    }
     for (const c of changed) {
       for (const [bits, byAddr] of this.cidrIndex) {
         if (bits > c.bits) continue;
@@ -244,6 +250,7 @@ export class PolicyCompiler {
 
   private index(l: Loaded): void {
     if (l.unit.usesWorld) this.worldUsers.add(l);
+    if (!this.cidrIndexBuilt) return;
     for (const p of l.unit.cidrPeers) {
       let byAddr = this.cidrIndex.get(p.bits);
       if (!byAddr) this.cidrIndex.set(p.bits, (byAddr = new Map()));
@@ -255,6 +262,7 @@ export class PolicyCompiler {
 
   private unindex(l: Loaded): void {
     this.worldUsers.delete(l);
+    if (!this.cidrIndexBuilt) return;
     for (const p of l.unit.cidrPeers) {
       const byAddr = this.cidrIndex.get(p.bits);
       const users = byAddr?.get(p.addr);

@@ -26,7 +26,9 @@ interface Known {
 export class RuleIds {
   /** Per policy key, per field path: the latest version of the rule there. */
   private readonly byPlace = new Map<string, Map<string, Known>>();
-  private readonly infos = new Map<number, RuleInfo>();
+  /** By id (dense, so an array): the latest description of each rule ever given an id; a RuleInfo is
+   *  built only when someone asks (verdict lookups are rare next to rules). */
+  private readonly infos: Array<Omit<RuleInfo, 'id'> | undefined> = [];
   private next = 1;
 
   /** The id of the rule at (policy, path): the previous one if the content is unchanged, else a new one. */
@@ -41,12 +43,13 @@ export class RuleIds {
       places.set(info.path, { content, id });
     }
     // The file and line may move without the rule changing: keep the latest.
-    this.infos.set(id, { id, ...info });
+    this.infos[id] = info;
     return id;
   }
 
   info(id: number): RuleInfo | undefined {
-    return this.infos.get(id);
+    const i = this.infos[id];
+    return i && { id, ...i };
   }
 }
 
