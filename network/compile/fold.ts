@@ -51,6 +51,15 @@ interface Built extends PolicyEntry {
   all: Half;
 }
 
+/** Entries fed by enforce-mode rules only have equal halves: they share one object (read-only once built). */
+function shareHalves(entries: Built[]): void {
+  for (const e of entries) if (sameHalf(e.enf, e.all)) e.all = e.enf;
+}
+
+function sameHalf(a: Half, b: Half): boolean {
+  return a.allow === b.allow && a.deny === b.deny && a.allowMarks === b.allowMarks && a.denyMarks === b.denyMarks && a.allowRule === b.allowRule && a.denyRule === b.denyRule;
+}
+
 /**
  * Builds the group's entries from the atom lists every policy contributes to it. Keys are folded from
  * the least specific up (the key encoding sorts L3 first, then by protocol and prefix length), so each
@@ -70,10 +79,14 @@ export function foldGroup(dir: Direction, localId: number, peerId: number, contr
       }
     }
   }
-  if (raw.size === 1) return [...raw.values()];
+  if (raw.size === 1) {
+    const only = [...raw.values()];
+    shareHalves(only);
+    return only;
+  }
   const keys = [...raw.keys()].sort((x, y) => x - y);
   const l3 = raw.get(L3_KEY);
-  const out: PolicyEntry[] = new Array<PolicyEntry>(keys.length);
+  const out: Built[] = new Array<Built>(keys.length);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     const e = raw.get(k)!;
@@ -87,19 +100,20 @@ export function foldGroup(dir: Direction, localId: number, peerId: number, contr
       e.all.inherit(up.all);
     }
   }
+  shareHalves(out);
   return out;
 }
 
-function entry(dir: Direction, localId: number, peerId: number, k: number): Built {
+function entry(dir: Direction, localId: number, peerId: number, k: number, shared = false): Built {
   const proto = keyProto(k);
-  return { dir, localId, peerId, proto, port: proto === null ? 0 : keyPort(k), portBits: proto === null ? 0 : keyBits(k), enf: new Half(), all: new Half() };
+  const enf = new Half();
+  return { dir, localId, peerId, proto, port: proto === null ? 0 : keyPort(k), portBits: proto === null ? 0 : keyBits(k), enf, all: shared ? enf : new Half() };
 }
 
 function single(dir: Direction, localId: number, peerId: number, a: Atom): PolicyEntry[] {
   const out: PolicyEntry[] = new Array<PolicyEntry>(a.l4.length);
   for (let i = 0; i < a.l4.length; i++) {
-    const e = entry(dir, localId, peerId, a.l4[i]!);
-    if (a.enforce) e.enf.add(a);
+    const e = entry(dir, localId, peerId, a.l4[i]!, a.enforce);
     e.all.add(a);
     out[i] = e;
   }

@@ -1,55 +1,51 @@
 // Rule ids for verdict events: the same rule (same policy, place, mode and content) gets the same id
-// on every recompile, and an id is never given to another rule while the process runs. Infos of rules
-// that were deleted are kept so a late verdict event can still be named.
+// on every recompile, and an id is never given to another rule while the process runs. Rules that were
+// deleted stay known, so a late verdict event can still be named.
 import type { RuleInfo } from '../model.js';
+import { policyKey, type NetPolicy, type NetRule, type Selector } from '../policy/types.js';
 
-/** What makes a rule the same rule: compared structurally, so no key strings are built per rule. */
-export interface RuleContent {
-  mode: string;
-  /** The selector of the rule's subject. */
-  subject: unknown;
-  rule: { dir: string; verdict: string; peers: unknown; l4: unknown; binaries: unknown };
-}
-
-function sameContent(a: RuleContent, b: RuleContent): boolean {
-  return (
-    a.mode === b.mode && a.rule.dir === b.rule.dir && a.rule.verdict === b.rule.verdict && sameValue(a.subject, b.subject) &&
-    sameValue(a.rule.peers, b.rule.peers) && sameValue(a.rule.l4, b.rule.l4) && sameValue(a.rule.binaries, b.rule.binaries)
-  );
-}
-
+/** One version of a rule: its policy (for mode and names), its subject's selector, the rule itself. */
 interface Known {
-  content: RuleContent;
   id: number;
+  policy: NetPolicy;
+  subject: Selector;
+  rule: NetRule;
+}
+
+/** Same rule: compared structurally (no key strings built per rule); the line may differ. */
+function sameRule(a: Known, policy: NetPolicy, subject: Selector, rule: NetRule): boolean {
+  return (
+    a.policy.mode === policy.mode && a.rule.dir === rule.dir && a.rule.verdict === rule.verdict && sameValue(a.subject, subject) &&
+    sameValue(a.rule.peers, rule.peers) && sameValue(a.rule.l4, rule.l4) && sameValue(a.rule.binaries, rule.binaries)
+  );
 }
 
 export class RuleIds {
   /** Per policy key, per field path: the latest version of the rule there. */
   private readonly byPlace = new Map<string, Map<string, Known>>();
-  /** By id (dense, so an array): the latest description of each rule ever given an id; a RuleInfo is
-   *  built only when someone asks (verdict lookups are rare next to rules). */
-  private readonly infos: Array<Omit<RuleInfo, 'id'> | undefined> = [];
+  /** By id (dense, so an array): the latest version of each rule ever given an id. A RuleInfo is
+   *  built only when someone asks: verdict lookups are rare next to rules. */
+  private readonly byId: Array<Known | undefined> = [];
   private next = 1;
 
   /** The id of the rule at (policy, path): the previous one if the content is unchanged, else a new one. */
-  id(policy: string, content: RuleContent, info: Omit<RuleInfo, 'id'>): number {
-    let places = this.byPlace.get(policy);
-    if (!places) this.byPlace.set(policy, (places = new Map()));
-    const prev = places.get(info.path);
-    let id: number;
-    if (prev && sameContent(prev.content, content)) id = prev.id;
-    else {
-      id = this.next++;
-      places.set(info.path, { content, id });
-    }
-    // The file and line may move without the rule changing: keep the latest.
-    this.infos[id] = info;
+  id(policy: NetPolicy, subject: Selector, rule: NetRule, key = policyKey(policy)): number {
+    let places = this.byPlace.get(key);
+    if (!places) this.byPlace.set(key, (places = new Map()));
+    const prev = places.get(rule.path);
+    const id = prev && sameRule(prev, policy, subject, rule) ? prev.id : this.next++;
+    // The file and line may move without the rule changing: keep the latest version.
+    const known: Known = { id, policy, subject, rule };
+    places.set(rule.path, known);
+    this.byId[id] = known;
     return id;
   }
 
   info(id: number): RuleInfo | undefined {
-    const i = this.infos[id];
-    return i && { id, ...i };
+    const k = this.byId[id];
+    if (!k) return undefined;
+    const p = k.policy;
+    return { id, policy: p.name, namespace: p.namespace, kind: p.kind, path: k.rule.path, verdict: k.rule.verdict, mode: p.mode, file: p.source.file, line: k.rule.line };
   }
 }
 

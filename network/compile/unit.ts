@@ -1,6 +1,5 @@
 // A policy's compiled form that does not depend on which workloads or CIDRs exist: per subject, its
 // rules as atoms (rule id, mode, marks, L4 keys) with the peers still to resolve. Built once per add.
-import type { RuleInfo } from '../model.js';
 import { contains, parsePrefix, type Prefix } from '../identity/cidr.js';
 import type { Entity, NetPolicy, NetRule, Peer, PolicySubject, Selector } from '../policy/types.js';
 import { policyKey } from '../policy/types.js';
@@ -108,11 +107,7 @@ export function buildUnit(
           }
           binaries.push([...rule.binaries]);
         }
-        const info: Omit<RuleInfo, 'id'> = {
-          policy: policy.name, namespace: policy.namespace, kind: policy.kind, path: rule.path,
-          verdict: rule.verdict, mode: policy.mode, file: policy.source.file, line: rule.line,
-        };
-        const ruleId = ruleIds.id(key, { mode: policy.mode, subject: subject.selector, rule }, info);
+        const ruleId = ruleIds.id(policy, subject.selector, rule, key);
         ids.push(ruleId);
         return { dir: rule.dir === 'ingress' ? 0 : 1, deny: rule.verdict === 'deny', enforce: policy.mode === 'enforce', ruleId, marks, l4: l4Keys(rule.l4), rule, peers };
       });
