@@ -37,11 +37,13 @@ export interface Change {
   workloads?: readonly Workload[];
 }
 
+const NO_ENTRIES: PolicyEntry[] = [];
+
 /** One (direction, local, peer) key space. Few policies feed one group: parallel arrays beat a Map. */
 class Group {
   readonly keys: string[] = [];
   readonly atoms: Array<readonly Atom[]> = [];
-  entries: PolicyEntry[] = [];
+  entries: PolicyEntry[] = NO_ENTRIES;
   constructor(readonly dir: 0 | 1, readonly local: number, readonly peer: number) {}
 
   set(key: string, atoms: readonly Atom[]): void {
@@ -167,8 +169,8 @@ export class PolicyCompiler {
         const byPeer = this.groups[g.dir].get(g.local)!;
         byPeer.delete(g.peer);
         if (byPeer.size === 0) this.groups[g.dir].delete(g.local);
-        this.entries.replace(g.entries, []);
-        g.entries = [];
+        this.entries.replace(g.entries, NO_ENTRIES);
+        g.entries = NO_ENTRIES;
       } else {
         const entries = foldGroup(DIRS[g.dir], g.local, g.peer, g.atoms);
         this.entries.replace(g.entries, entries);

@@ -56,6 +56,7 @@ export class UnitError extends Error {
  * IPv4 addresses in the kernel's single LPM; 0.0.0.0/0 in the ipcache keeps IPv4 addresses out of it.
  */
 const V4_GUARD = '0.0.0.0/0';
+const NO_EXCEPT: Prefix[] = [];
 const V4_MAPPED_SPACE = parsePrefix('::ffff:0:0/96') as Prefix;
 
 /** `known` returns the parsed form of a prefix the caller already holds (parsing is the costly part). */
@@ -91,7 +92,7 @@ export function buildUnit(
     }
     const outer = prefix(p.cidr.cidr);
     cidrPeers.push(outer);
-    return { kind: 'cidr', cidr: p.cidr.cidr, prefix: outer, except: p.cidr.except.map(prefix) };
+    return { kind: 'cidr', cidr: p.cidr.cidr, prefix: outer, except: p.cidr.except.length === 0 ? NO_EXCEPT : p.cidr.except.map(prefix) };
   };
   try {
     const subjects = policy.subjects.map((subject): SubjectUnit => {

@@ -27,7 +27,8 @@ export class CidrIdentities {
   /** Added since the last sort (bulk loads sort once instead of inserting one by one). */
   private pending: CidrIdentity[] = [];
   private next = 1;
-  private readonly used = new Set<number>();
+  /** Ids in use, needed only once the counter has wrapped (before that every new id is unused). */
+  private used: Set<number> | null = null;
 
   /** `cidr` must be canonical (formatPrefix). Returns the identity and whether it is new. */
   acquire(cidr: string, parsed?: Prefix): { id: number; added: boolean; prefix: Prefix } {
@@ -50,7 +51,7 @@ export class CidrIdentities {
     const e = this.byCidr.get(cidr);
     if (!e || --e.refs > 0) return undefined;
     this.byCidr.delete(cidr);
-    this.used.delete(e.id);
+    this.used?.delete(e.id);
     const sorted = this.all();
     const i = this.lowerBound(e.prefix);
     if (sorted[i] === e) sorted.splice(i, 1);
@@ -108,8 +109,10 @@ export class CidrIdentities {
   private allocate(): number {
     for (let tries = 0; tries < LAST; tries++) {
       const n = this.next;
+      if (n >= LAST && this.used === null) this.used = new Set([...this.byCidr.values()].map((c) => c.id));
       this.next = n >= LAST ? 1 : n + 1;
       const id = (ID.CIDR_SCOPE | n) >>> 0;
+      if (this.used === null) return id;
       if (!this.used.has(id)) {
         this.used.add(id);
         return id;
