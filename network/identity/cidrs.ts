@@ -12,6 +12,8 @@ export interface CidrIdentity {
   entry: IpcacheEntry;
   /** Rule references. */
   refs: number;
+  /** Where its entry sits in the entry list (kept without gaps by moving the last one in). */
+  slot: number;
 }
 
 const LAST = ID.CIDR_SCOPE - 1;
@@ -26,6 +28,9 @@ export class CidrIdentities {
   private sorted: CidrIdentity[] = [];
   /** Added since the last sort (bulk loads sort once instead of inserting one by one). */
   private pending: CidrIdentity[] = [];
+  /** Every identity's ipcache entry, in no particular order: the ipcache is built by copying it. */
+  private readonly entryList: IpcacheEntry[] = [];
+  private readonly slots: CidrIdentity[] = [];
   private next = 1;
   /** Ids in use, needed only once the counter has wrapped (before that every new id is unused). */
   private used: Set<number> | null = null;
@@ -40,8 +45,10 @@ export class CidrIdentities {
     const prefix = parsed ?? parsePrefix(cidr);
     if (typeof prefix === 'string') throw new Error(`${cidr}: ${prefix}`);
     const id = this.allocate();
-    const identity: CidrIdentity = { id, cidr, prefix, entry: { cidr, identity: id }, refs: 1 };
+    const identity: CidrIdentity = { id, cidr, prefix, entry: { cidr, identity: id }, refs: 1, slot: this.entryList.length };
     this.byCidr.set(cidr, identity);
+    this.entryList.push(identity.entry);
+    this.slots.push(identity);
     this.pending.push(identity);
     return { id, added: true, prefix };
   }
@@ -52,10 +59,22 @@ export class CidrIdentities {
     if (!e || --e.refs > 0) return undefined;
     this.byCidr.delete(cidr);
     this.used?.delete(e.id);
+    const last = this.slots.pop()!;
+    this.entryList.pop();
+    if (last !== e) {
+      last.slot = e.slot;
+      this.slots[e.slot] = last;
+      this.entryList[e.slot] = last.entry;
+    }
     const sorted = this.all();
     const i = this.lowerBound(e.prefix);
     if (sorted[i] === e) sorted.splice(i, 1);
     return e.prefix;
+  }
+
+  /** The ipcache entries of every CIDR identity (live: copy before keeping). */
+  entries(): readonly IpcacheEntry[] {
+    return this.entryList;
   }
 
   /** The parsed form of a known prefix. */
