@@ -37,10 +37,30 @@ export interface Change {
   workloads?: readonly Workload[];
 }
 
+const NO_ENTRIES: PolicyEntry[] = [];
+
+/** One (direction, local, peer) key space. Few policies feed one group: parallel arrays beat a Map. */
 class Group {
-  readonly contribs = new Map<string, readonly Atom[]>();
-  entries: PolicyEntry[] = [];
+  readonly keys: string[] = [];
+  readonly atoms: Array<readonly Atom[]> = [];
+  entries: PolicyEntry[] = NO_ENTRIES;
   constructor(readonly dir: 0 | 1, readonly local: number, readonly peer: number) {}
+
+  set(key: string, atoms: readonly Atom[]): void {
+    const i = this.keys.indexOf(key);
+    if (i >= 0) this.atoms[i] = atoms;
+    else {
+      this.keys.push(key);
+      this.atoms.push(atoms);
+    }
+  }
+
+  delete(key: string): void {
+    const i = this.keys.indexOf(key);
+    if (i < 0) return;
+    this.keys.splice(i, 1);
+    this.atoms.splice(i, 1);
+  }
 }
 
 interface Loaded {
@@ -54,6 +74,16 @@ interface Loaded {
 
 const DIRS = ['ingress', 'egress'] as const;
 
+/** What one update has touched so far. */
+interface Pass {
+  /** Policies to resolve again. */
+  dirty: Set<Loaded>;
+  /** Groups whose contributions changed: to fold again. */
+  dirtyGroups: Set<Group>;
+  changedIdentities: WorkloadIdentity[];
+  changedPrefixes: Prefix[];
+}
+
 export class PolicyCompiler {
   private readonly idents: WorkloadIdentities;
   private readonly cidrs = new CidrIdentities();
@@ -66,7 +96,9 @@ export class PolicyCompiler {
   /** Host and workload ipcache entries, rebuilt when the workloads change. */
   private addresses: IpcacheEntry[] = [];
   /** CIDR peers of the loaded units by prefix length and address, to find who contains a changed prefix. */
-  private readonly cidrIndex = new Map<number, Map<bigint, Set<Loaded>>>();
+  private readonly cidrIndex = new Map<number, Map<bigint, Loaded[]>>();
+  /** The index is built at the first change that needs it, so a bulk load does not pay for it. */
+  private cidrIndexBuilt = false;
   private readonly worldUsers = new Set<Loaded>();
   private readonly entries = new EntryTable();
   private current: DatapathState = { policy: [], defaults: [], ipcache: [], cgroups: [] };
@@ -82,88 +114,89 @@ export class PolicyCompiler {
 
   /** Applies a change and returns the new state. Throws UnitError (with nothing changed) when a policy cannot be compiled. */
   update(change: Change): DatapathState {
+    const built = this.build(change.upsert ?? []);
+    const pass: Pass = { dirty: new Set(), dirtyGroups: new Set(), changedIdentities: [], changedPrefixes: [] };
+    if (change.workloads) this.setWorkloads(change.workloads, pass);
+    const removals = new Set(change.remove ?? []);
+    for (const u of built) removals.add(u.key);
+    for (const key of removals) this.unload(key, pass);
+    for (const unit of built) this.load(unit, pass);
+
+    // Policies loaded before this change whose peers or subjects depend on what came or went.
+    if (pass.changedPrefixes.length > 0 && this.loaded.size > built.length) this.touchedByPrefixes(pass.changedPrefixes, pass.dirty);
+    if (pass.changedIdentities.length > 0) {
+      for (const l of this.loaded.values()) if (!pass.dirty.has(l) && this.touchedByIdentities(l.unit, pass.changedIdentities)) pass.dirty.add(l);
+    }
+    for (const l of pass.dirty) this.resolve(l, pass.dirtyGroups);
+    for (const g of pass.dirtyGroups) this.refold(g);
+
+    const next: DatapathState = { ...this.current };
+    if (pass.dirtyGroups.size > 0) next.policy = this.entries.snapshot();
+    if (pass.dirty.size > 0 || removals.size > 0 || change.workloads) next.defaults = this.collectDefaults();
+    if (change.workloads || pass.changedPrefixes.length > 0) next.ipcache = buildIpcache(this.addresses, this.cidrs);
+    if (change.workloads) next.cgroups = this.workloads.map((w, i): CgroupEntry => ({ cgroupId: w.cgroupId, identity: this.workloadIds[i]! }));
+    this.current = next;
+    return next;
+  }
+
+  /** Compiles the new policies' units before anything changes, so a failure leaves no trace. */
+  private build(policies: readonly NetPolicy[]): PolicyUnit[] {
     const built: PolicyUnit[] = [];
     try {
-      for (const p of change.upsert ?? []) built.push(buildUnit(p, this.ruleIds, this.opts.markBits, this.opts.releaseMarks));
+      for (const p of policies) built.push(buildUnit(p, this.ruleIds, this.opts.markBits, this.opts.releaseMarks, (c) => this.cidrs.prefix(c)));
     } catch (e) {
       for (const u of built) this.releaseMarks(u);
       throw e;
     }
+    return built;
+  }
 
-    const dirty = new Set<Loaded>();
-    const dirtyGroups = new Set<Group>();
-    const changedIdentities: WorkloadIdentity[] = [];
-    const changedPrefixes: Prefix[] = [];
-    let ipcacheDirty = false;
+  private setWorkloads(workloads: readonly Workload[], pass: Pass): void {
+    const before = new Map<number, WorkloadIdentity>();
+    for (const i of this.idents.all()) before.set(i.id, i);
+    const ids = workloads.map((w) => this.idents.acquire(w.namespace, w.labels));
+    for (const id of this.workloadIds) this.idents.release(id);
+    this.workloads = workloads;
+    this.workloadIds = ids;
+    for (const i of this.idents.all()) if (!before.delete(i.id)) pass.changedIdentities.push(i);
+    pass.changedIdentities.push(...before.values());
+    this.addresses = addressEntries(this.opts.hostIps ?? [], workloads.map((w, i) => ({ ips: w.ips, identity: ids[i]! })));
+  }
 
-    if (change.workloads) {
-      const before = new Map<number, WorkloadIdentity>();
-      for (const i of this.idents.all()) before.set(i.id, i);
-      const ids = change.workloads.map((w) => this.idents.acquire(w.namespace, w.labels));
-      for (const id of this.workloadIds) this.idents.release(id);
-      this.workloads = change.workloads;
-      this.workloadIds = ids;
-      for (const i of this.idents.all()) if (!before.delete(i.id)) changedIdentities.push(i);
-      changedIdentities.push(...before.values());
-      this.addresses = addressEntries(this.opts.hostIps ?? [], this.workloads.map((w, i) => ({ ips: w.ips, identity: this.workloadIds[i]! })));
-      ipcacheDirty = true;
+  private unload(key: string, pass: Pass): void {
+    const l = this.loaded.get(key);
+    if (!l) return;
+    this.setFootprint(l, new Map(), pass.dirtyGroups);
+    this.setDefaults(l, new Map());
+    for (const c of l.unit.cidrs.keys()) {
+      const gone = this.cidrs.release(c);
+      if (gone) pass.changedPrefixes.push(gone);
     }
+    this.unindex(l);
+    this.releaseMarks(l.unit);
+    this.loaded.delete(key);
+  }
 
-    const removals = new Set(change.remove ?? []);
-    for (const u of built) removals.add(u.key);
-    for (const key of removals) {
-      const l = this.loaded.get(key);
-      if (!l) continue;
-      this.setFootprint(l, new Map(), dirtyGroups);
-      this.setDefaults(l, new Map());
-      for (const c of l.unit.cidrs.keys()) {
-        const gone = this.cidrs.release(c);
-        if (gone) changedPrefixes.push(gone);
-      }
-      this.unindex(l);
-      this.releaseMarks(l.unit);
-      this.loaded.delete(key);
-    }
-    for (const unit of built) {
-      for (const [c, prefix] of unit.cidrs) {
-        if (this.cidrs.acquire(c, prefix).added) changedPrefixes.push(prefix);
-      }
-      const l: Loaded = { unit, locals: [], footprint: new Map(), defaults: new Map() };
-      this.loaded.set(unit.key, l);
-      this.index(l);
-      dirty.add(l);
-    }
-    if (changedPrefixes.length > 0) ipcacheDirty = true;
+  private load(unit: PolicyUnit, pass: Pass): void {
+    for (const [c, prefix] of unit.cidrs) if (this.cidrs.acquire(c, prefix).added) pass.changedPrefixes.push(prefix);
+    const l: Loaded = { unit, locals: [], footprint: new Map(), defaults: new Map() };
+    this.loaded.set(unit.key, l);
+    this.index(l);
+    pass.dirty.add(l);
+  }
 
-    if (changedPrefixes.length > 0) this.touchedByPrefixes(changedPrefixes, dirty);
-    if (changedIdentities.length > 0) {
-      for (const l of this.loaded.values()) if (!dirty.has(l) && this.touchedByIdentities(l.unit, changedIdentities)) dirty.add(l);
+  private refold(g: Group): void {
+    if (g.keys.length === 0) {
+      const byPeer = this.groups[g.dir].get(g.local)!;
+      byPeer.delete(g.peer);
+      if (byPeer.size === 0) this.groups[g.dir].delete(g.local);
+      this.entries.replace(g.entries, NO_ENTRIES);
+      g.entries = NO_ENTRIES;
+    } else {
+      const entries = foldGroup(DIRS[g.dir], g.local, g.peer, g.atoms);
+      this.entries.replace(g.entries, entries);
+      g.entries = entries;
     }
-
-    for (const l of dirty) this.resolve(l, dirtyGroups);
-    for (const g of dirtyGroups) {
-      if (g.contribs.size === 0) {
-        const byPeer = this.groups[g.dir].get(g.local)!;
-        byPeer.delete(g.peer);
-        if (byPeer.size === 0) this.groups[g.dir].delete(g.local);
-        this.entries.replace(g.entries, []);
-        g.entries = [];
-      } else {
-        const entries = foldGroup(DIRS[g.dir], g.local, g.peer, g.contribs.values());
-        this.entries.replace(g.entries, entries);
-        g.entries = entries;
-      }
-    }
-
-    const next: DatapathState = { ...this.current };
-    if (dirtyGroups.size > 0) next.policy = this.entries.snapshot();
-    if (dirty.size > 0 || removals.size > 0 || change.workloads) next.defaults = this.collectDefaults();
-    if (ipcacheDirty) {
-      next.ipcache = this.collectIpcache();
-    }
-    if (change.workloads) next.cgroups = this.workloads.map((w, i): CgroupEntry => ({ cgroupId: w.cgroupId, identity: this.workloadIds[i]! }));
-    this.current = next;
-    return next;
   }
 
   /** The loaded policies' units, by policy key. */
@@ -214,6 +247,10 @@ export class PolicyCompiler {
   /** Units whose CIDR peers contain a changed prefix (found by looking up the prefix's ancestors), and world users. */
   private touchedByPrefixes(changed: readonly Prefix[], dirty: Set<Loaded>): void {
     for (const l of this.worldUsers) dirty.add(l);
+    if (!this.cidrIndexBuilt) {
+      this.cidrIndexBuilt = true;
+      for (const l of this.loaded.values()) this.index(l);
+    }
     for (const c of changed) {
       for (const [bits, byAddr] of this.cidrIndex) {
         if (bits > c.bits) continue;
@@ -225,22 +262,25 @@ export class PolicyCompiler {
 
   private index(l: Loaded): void {
     if (l.unit.usesWorld) this.worldUsers.add(l);
+    if (!this.cidrIndexBuilt) return;
     for (const p of l.unit.cidrPeers) {
       let byAddr = this.cidrIndex.get(p.bits);
       if (!byAddr) this.cidrIndex.set(p.bits, (byAddr = new Map()));
-      let users = byAddr.get(p.addr);
-      if (!users) byAddr.set(p.addr, (users = new Set()));
-      users.add(l);
+      const users = byAddr.get(p.addr);
+      if (!users) byAddr.set(p.addr, [l]);
+      else if (!users.includes(l)) users.push(l);
     }
   }
 
   private unindex(l: Loaded): void {
     this.worldUsers.delete(l);
+    if (!this.cidrIndexBuilt) return;
     for (const p of l.unit.cidrPeers) {
       const byAddr = this.cidrIndex.get(p.bits);
       const users = byAddr?.get(p.addr);
-      users?.delete(l);
-      if (users?.size === 0) byAddr!.delete(p.addr);
+      const i = users ? users.indexOf(l) : -1;
+      if (i >= 0) users!.splice(i, 1);
+      if (users?.length === 0) byAddr!.delete(p.addr);
       if (byAddr?.size === 0) this.cidrIndex.delete(p.bits);
     }
   }
@@ -306,13 +346,13 @@ export class PolicyCompiler {
     const key = l.unit.key;
     for (const [g, atoms] of l.footprint) {
       if (!next.has(g)) {
-        g.contribs.delete(key);
+        g.delete(key);
         dirtyGroups.add(g);
       } else if (!sameAtoms(atoms, next.get(g)!)) dirtyGroups.add(g);
     }
     for (const [g, atoms] of next) {
       if (!l.footprint.has(g)) dirtyGroups.add(g);
-      g.contribs.set(key, atoms);
+      g.set(key, atoms);
     }
     l.footprint = next;
   }
@@ -336,10 +376,6 @@ export class PolicyCompiler {
       out.push({ localId: i.id, ingressEnf: (c?.[0] ?? 0) > 0, ingressAll: (c?.[1] ?? 0) > 0, egressEnf: (c?.[2] ?? 0) > 0, egressAll: (c?.[3] ?? 0) > 0 });
     }
     return out;
-  }
-
-  private collectIpcache(): IpcacheEntry[] {
-    return buildIpcache(this.addresses, this.cidrs);
   }
 }
 

@@ -4,20 +4,30 @@ import type { PolicyEntry } from '../model.js';
 
 export class EntryTable {
   private readonly flat: PolicyEntry[] = [];
-  private readonly index = new Map<PolicyEntry, number>();
+  /** Built at the first removal: a bulk load only appends and never pays for it. */
+  private index: Map<PolicyEntry, number> | null = null;
 
   replace(old: readonly PolicyEntry[], next: readonly PolicyEntry[]): void {
+    if (old.length === 0 && this.index === null) {
+      for (const e of next) this.flat.push(e);
+      return;
+    }
+    if (this.index === null) {
+      this.index = new Map();
+      for (let i = 0; i < this.flat.length; i++) this.index.set(this.flat[i]!, i);
+    }
+    const index = this.index;
     for (const e of old) {
-      const i = this.index.get(e)!;
+      const i = index.get(e)!;
       const last = this.flat.pop()!;
       if (last !== e) {
         this.flat[i] = last;
-        this.index.set(last, i);
+        index.set(last, i);
       }
-      this.index.delete(e);
+      index.delete(e);
     }
     for (const e of next) {
-      this.index.set(e, this.flat.length);
+      index.set(e, this.flat.length);
       this.flat.push(e);
     }
   }

@@ -14,7 +14,8 @@ export interface Atom {
   l4: readonly number[];
 }
 
-class Half {
+/** A verdict half being built; handed out as the entry's VerdictHalf once folded (never changed after). */
+class Half implements VerdictHalf {
   allow = false;
   deny = false;
   allowMarks = 0n;
@@ -43,54 +44,78 @@ class Half {
     if (this.allowRule === 0) this.allowRule = h.allowRule;
     if (this.denyRule === 0) this.denyRule = h.denyRule;
   }
-
-  out(): VerdictHalf {
-    return { allow: this.allow, deny: this.deny, allowMarks: this.allowMarks, denyMarks: this.denyMarks, allowRule: this.allowRule, denyRule: this.denyRule };
-  }
 }
 
-class Acc {
-  readonly enf = new Half();
-  readonly all = new Half();
+interface Built extends PolicyEntry {
+  enf: Half;
+  all: Half;
 }
 
-/** Builds the group's entries from the atom lists every policy contributes to it. */
-export function foldGroup(dir: Direction, localId: number, peerId: number, contributions: Iterable<readonly Atom[]>): PolicyEntry[] {
-  const raw = new Map<number, Acc>();
+/** Entries fed by enforce-mode rules only have equal halves: they share one object (read-only once built). */
+function shareHalves(entries: Built[]): void {
+  for (const e of entries) if (sameHalf(e.enf, e.all)) e.all = e.enf;
+}
+
+function sameHalf(a: Half, b: Half): boolean {
+  return a.allow === b.allow && a.deny === b.deny && a.allowMarks === b.allowMarks && a.denyMarks === b.denyMarks && a.allowRule === b.allowRule && a.denyRule === b.denyRule;
+}
+
+/**
+ * Builds the group's entries from the atom lists every policy contributes to it. Keys are folded from
+ * the least specific up (the key encoding sorts L3 first, then by protocol and prefix length), so each
+ * key only needs its nearest present ancestor, which already holds everything above it.
+ */
+export function foldGroup(dir: Direction, localId: number, peerId: number, contributions: ReadonlyArray<readonly Atom[]>): PolicyEntry[] {
+  // One rule alone: its keys never need each other (a split range is disjoint), so no merge and no fold.
+  if (contributions.length === 1 && contributions[0]!.length === 1) return single(dir, localId, peerId, contributions[0]![0]!);
+  const raw = new Map<number, Built>();
   for (const atoms of contributions) {
     for (const a of atoms) {
       for (const k of a.l4) {
-        let acc = raw.get(k);
-        if (!acc) raw.set(k, (acc = new Acc()));
-        if (a.enforce) acc.enf.add(a);
-        acc.all.add(a);
+        let e = raw.get(k);
+        if (!e) raw.set(k, (e = entry(dir, localId, peerId, k)));
+        if (a.enforce) e.enf.add(a);
+        e.all.add(a);
       }
     }
   }
-  const out: PolicyEntry[] = [];
-  for (const [k, own] of raw) {
-    const enf = new Half();
-    const all = new Half();
-    enf.inherit(own.enf);
-    all.inherit(own.all);
-    const proto = keyProto(k);
-    if (proto !== null) {
-      // Covering keys, nearest first: shorter port prefixes of the same protocol, then the L3 key.
-      const port = keyPort(k);
-      for (let b = keyBits(k) - 1; b >= 0; b--) {
-        const up = raw.get(l4Key(proto, port & portMask(b), b));
-        if (up) {
-          enf.inherit(up.enf);
-          all.inherit(up.all);
-        }
-      }
-      const l3 = raw.get(L3_KEY);
-      if (l3) {
-        enf.inherit(l3.enf);
-        all.inherit(l3.all);
-      }
+  if (raw.size === 1) {
+    const only = [...raw.values()];
+    shareHalves(only);
+    return only;
+  }
+  const keys = [...raw.keys()].sort((x, y) => x - y);
+  const l3 = raw.get(L3_KEY);
+  const out: Built[] = new Array<Built>(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const e = raw.get(k)!;
+    out[i] = e;
+    if (e.proto === null) continue;
+    let up: Built | undefined;
+    for (let b = e.portBits - 1; b >= 0 && !up; b--) up = raw.get(l4Key(e.proto, e.port & portMask(b), b));
+    up ??= l3;
+    if (up) {
+      e.enf.inherit(up.enf);
+      e.all.inherit(up.all);
     }
-    out.push({ dir, localId, peerId, proto, port: proto === null ? 0 : keyPort(k), portBits: proto === null ? 0 : keyBits(k), enf: enf.out(), all: all.out() });
+  }
+  shareHalves(out);
+  return out;
+}
+
+function entry(dir: Direction, localId: number, peerId: number, k: number, shared = false): Built {
+  const proto = keyProto(k);
+  const enf = new Half();
+  return { dir, localId, peerId, proto, port: proto === null ? 0 : keyPort(k), portBits: proto === null ? 0 : keyBits(k), enf, all: shared ? enf : new Half() };
+}
+
+function single(dir: Direction, localId: number, peerId: number, a: Atom): PolicyEntry[] {
+  const out: PolicyEntry[] = new Array<PolicyEntry>(a.l4.length);
+  for (let i = 0; i < a.l4.length; i++) {
+    const e = entry(dir, localId, peerId, a.l4[i]!, a.enforce);
+    e.all.add(a);
+    out[i] = e;
   }
   return out;
 }

@@ -43,6 +43,11 @@ export function forEachPortPrefix(from: number, to: number, fn: (port: number, b
  */
 export function l4Keys(l4: { ports: readonly PortMatch[]; icmps: readonly IcmpMatch[] } | null): number[] {
   if (l4 === null) return [L3_KEY];
+  // The common case, one port of one protocol, without building a set.
+  if (l4.icmps.length === 0 && l4.ports.length === 1) {
+    const p = l4.ports[0]!;
+    if (p.protocol !== 'ANY' && p.port !== 0 && p.port === p.endPort) return [l4Key(p.protocol === 'TCP' ? PROTO.TCP : PROTO.UDP, p.port, 16)];
+  }
   const keys = new Set<number>();
   for (const p of l4.ports) {
     const protos = p.protocol === 'ANY' ? [PROTO.TCP, PROTO.UDP] : [p.protocol === 'TCP' ? PROTO.TCP : PROTO.UDP];

@@ -1,6 +1,5 @@
 // A policy's compiled form that does not depend on which workloads or CIDRs exist: per subject, its
 // rules as atoms (rule id, mode, marks, L4 keys) with the peers still to resolve. Built once per add.
-import type { RuleInfo } from '../model.js';
 import { contains, parsePrefix, type Prefix } from '../identity/cidr.js';
 import type { Entity, NetPolicy, NetRule, Peer, PolicySubject, Selector } from '../policy/types.js';
 import { policyKey } from '../policy/types.js';
@@ -52,16 +51,22 @@ export class UnitError extends Error {
   }
 }
 
-const peerKey = (p: Peer): string => JSON.stringify(p);
-
 /**
  * An IPv6 prefix that covers the v4-mapped range (::/0, ::ffff:0:0/96 and shorter) would also catch
  * IPv4 addresses in the kernel's single LPM; 0.0.0.0/0 in the ipcache keeps IPv4 addresses out of it.
  */
 const V4_GUARD = '0.0.0.0/0';
+const NO_EXCEPT: Prefix[] = [];
 const V4_MAPPED_SPACE = parsePrefix('::ffff:0:0/96') as Prefix;
 
-export function buildUnit(policy: NetPolicy, ruleIds: RuleIds, markBits: MarkBits | undefined, releaseMarks?: (b: string[]) => void): PolicyUnit {
+/** `known` returns the parsed form of a prefix the caller already holds (parsing is the costly part). */
+export function buildUnit(
+  policy: NetPolicy,
+  ruleIds: RuleIds,
+  markBits: MarkBits | undefined,
+  releaseMarks?: (b: string[]) => void,
+  known: (cidr: string) => Prefix | undefined = () => undefined,
+): PolicyUnit {
   const key = policyKey(policy);
   const cidrs = new Map<string, Prefix>();
   const cidrPeers: Prefix[] = [];
@@ -72,7 +77,7 @@ export function buildUnit(policy: NetPolicy, ruleIds: RuleIds, markBits: MarkBit
   const prefix = (cidr: string): Prefix => {
     let p = cidrs.get(cidr);
     if (!p) {
-      p = parsePrefix(cidr) as Prefix;
+      p = known(cidr) ?? (parsePrefix(cidr) as Prefix);
       cidrs.set(cidr, p);
       if (!p.v4 && contains(p, V4_MAPPED_SPACE)) cidrs.set(V4_GUARD, parsePrefix(V4_GUARD) as Prefix);
     }
@@ -87,11 +92,10 @@ export function buildUnit(policy: NetPolicy, ruleIds: RuleIds, markBits: MarkBit
     }
     const outer = prefix(p.cidr.cidr);
     cidrPeers.push(outer);
-    return { kind: 'cidr', cidr: p.cidr.cidr, prefix: outer, except: p.cidr.except.map(prefix) };
+    return { kind: 'cidr', cidr: p.cidr.cidr, prefix: outer, except: p.cidr.except.length === 0 ? NO_EXCEPT : p.cidr.except.map(prefix) };
   };
   try {
     const subjects = policy.subjects.map((subject): SubjectUnit => {
-      const subjectKey = JSON.stringify(subject.selector);
       const atoms = subject.rules.map((rule): RuleAtom => {
         const peers = rule.peers === null ? null : rule.peers.map(spec);
         let marks = 0n;
@@ -104,12 +108,7 @@ export function buildUnit(policy: NetPolicy, ruleIds: RuleIds, markBits: MarkBit
           }
           binaries.push([...rule.binaries]);
         }
-        const content = `${key}\0${policy.mode}\0${rule.path}\0${subjectKey}\0${rule.verdict}\0${rule.dir}\0${(rule.peers ?? []).map(peerKey).join(',')}${rule.peers === null ? '*' : ''}\0${JSON.stringify(rule.l4)}\0${rule.binaries?.join(',') ?? ''}`;
-        const info: Omit<RuleInfo, 'id'> = {
-          policy: policy.name, namespace: policy.namespace, kind: policy.kind, path: rule.path,
-          verdict: rule.verdict, mode: policy.mode, file: policy.source.file, line: rule.line,
-        };
-        const ruleId = ruleIds.id(content, info);
+        const ruleId = ruleIds.id(policy, subject.selector, rule, key);
         ids.push(ruleId);
         return { dir: rule.dir === 'ingress' ? 0 : 1, deny: rule.verdict === 'deny', enforce: policy.mode === 'enforce', ruleId, marks, l4: l4Keys(rule.l4), rule, peers };
       });

@@ -2,21 +2,30 @@
 // so that one prefix always has one spelling in IpcacheEntry.cidr.
 import { isIPv4, isIPv6 } from 'node:net';
 
+/** Read-only: parsed prefixes are shared (see the memo in parsePrefix). */
 export interface Prefix {
   /** The network address, v4-mapped for IPv4, host bits zero. */
-  addr: bigint;
+  readonly addr: bigint;
   /** Prefix length over 128 bits (an IPv4 /8 is 104). */
-  bits: number;
-  v4: boolean;
+  readonly bits: number;
+  readonly v4: boolean;
 }
 
 const V4_MAPPED = 0xffffn << 32n;
 const ALL = (1n << 128n) - 1n;
 
+/** A dotted quad already checked by isIPv4. */
 function parseV4(s: string): bigint {
   let n = 0;
-  for (const part of s.split('.')) n = n * 256 + Number(part);
-  return BigInt(n);
+  let octet = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      n = n * 256 + octet;
+      octet = 0;
+    } else octet = octet * 10 + (c - 48);
+  }
+  return BigInt(n * 256 + octet);
 }
 
 function parseV6(s: string): bigint {
@@ -51,8 +60,26 @@ export function parseIp(ip: string): { addr: bigint; v4: boolean } | undefined {
 const MASKS: readonly bigint[] = Array.from({ length: 129 }, (_, b) => (b === 0 ? 0n : (ALL << BigInt(128 - b)) & ALL));
 export const mask = (bits: number): bigint => MASKS[bits]!;
 
+/**
+ * Parsed canonical prefixes: the parser checks a CIDR and the compiler needs its numbers, so each
+ * canonical text is parsed once. Bounded: cleared when it grows past MEMO_LIMIT.
+ */
+const memo = new Map<string, Prefix>();
+const MEMO_LIMIT = 200_000;
+
 /** Why `text` is not a prefix, or the prefix. Host bits must be zero, as Kubernetes and Cilium require. */
 export function parsePrefix(text: string): Prefix | string {
+  const known = memo.get(text);
+  if (known) return known;
+  const p = parsePrefixText(text);
+  if (typeof p !== 'string' && formatPrefix(p) === text) {
+    if (memo.size >= MEMO_LIMIT) memo.clear();
+    memo.set(text, p);
+  }
+  return p;
+}
+
+function parsePrefixText(text: string): Prefix | string {
   const slash = text.indexOf('/');
   if (slash < 0) return 'expected a CIDR such as "10.0.0.0/8" or "fd00::/64" (address/prefix length)';
   const ip = parseIp(text.slice(0, slash));

@@ -10,6 +10,10 @@ export interface CidrIdentity {
   prefix: Prefix;
   /** Its pal_np_ipcache entry, built once. */
   entry: IpcacheEntry;
+  /** Rule references. */
+  refs: number;
+  /** Where its entry sits in the entry list (kept without gaps by moving the last one in). */
+  slot: number;
 }
 
 const LAST = ID.CIDR_SCOPE - 1;
@@ -19,26 +23,32 @@ const SORT_THRESHOLD = 64;
 const before = (a: Prefix, b: Prefix): number => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : a.bits - b.bits);
 
 export class CidrIdentities {
-  private readonly byCidr = new Map<string, { identity: CidrIdentity; refs: number }>();
+  private readonly byCidr = new Map<string, CidrIdentity>();
   /** Sorted by address then length: the prefixes inside C are one run starting at C's address. */
   private sorted: CidrIdentity[] = [];
   /** Added since the last sort (bulk loads sort once instead of inserting one by one). */
   private pending: CidrIdentity[] = [];
+  /** Every identity's ipcache entry, in no particular order: the ipcache is built by copying it. */
+  private readonly entryList: IpcacheEntry[] = [];
+  private readonly slots: CidrIdentity[] = [];
   private next = 1;
-  private readonly used = new Set<number>();
+  /** Ids in use, needed only once the counter has wrapped (before that every new id is unused). */
+  private used: Set<number> | null = null;
 
   /** `cidr` must be canonical (formatPrefix). Returns the identity and whether it is new. */
   acquire(cidr: string, parsed?: Prefix): { id: number; added: boolean; prefix: Prefix } {
     const e = this.byCidr.get(cidr);
     if (e) {
       e.refs++;
-      return { id: e.identity.id, added: false, prefix: e.identity.prefix };
+      return { id: e.id, added: false, prefix: e.prefix };
     }
     const prefix = parsed ?? parsePrefix(cidr);
     if (typeof prefix === 'string') throw new Error(`${cidr}: ${prefix}`);
     const id = this.allocate();
-    const identity: CidrIdentity = { id, cidr, prefix, entry: { cidr, identity: id } };
-    this.byCidr.set(cidr, { identity, refs: 1 });
+    const identity: CidrIdentity = { id, cidr, prefix, entry: { cidr, identity: id }, refs: 1, slot: this.entryList.length };
+    this.byCidr.set(cidr, identity);
+    this.entryList.push(identity.entry);
+    this.slots.push(identity);
     this.pending.push(identity);
     return { id, added: true, prefix };
   }
@@ -48,15 +58,32 @@ export class CidrIdentities {
     const e = this.byCidr.get(cidr);
     if (!e || --e.refs > 0) return undefined;
     this.byCidr.delete(cidr);
-    this.used.delete(e.identity.id);
+    this.used?.delete(e.id);
+    const last = this.slots.pop()!;
+    this.entryList.pop();
+    if (last !== e) {
+      last.slot = e.slot;
+      this.slots[e.slot] = last;
+      this.entryList[e.slot] = last.entry;
+    }
     const sorted = this.all();
-    const i = this.lowerBound(e.identity.prefix);
-    if (sorted[i] === e.identity) sorted.splice(i, 1);
-    return e.identity.prefix;
+    const i = this.lowerBound(e.prefix);
+    if (sorted[i] === e) sorted.splice(i, 1);
+    return e.prefix;
+  }
+
+  /** The ipcache entries of every CIDR identity (live: copy before keeping). */
+  entries(): readonly IpcacheEntry[] {
+    return this.entryList;
+  }
+
+  /** The parsed form of a known prefix. */
+  prefix(cidr: string): Prefix | undefined {
+    return this.byCidr.get(cidr)?.prefix;
   }
 
   id(cidr: string): number | undefined {
-    return this.byCidr.get(cidr)?.identity.id;
+    return this.byCidr.get(cidr)?.id;
   }
 
   get size(): number {
@@ -101,8 +128,10 @@ export class CidrIdentities {
   private allocate(): number {
     for (let tries = 0; tries < LAST; tries++) {
       const n = this.next;
+      if (n >= LAST && this.used === null) this.used = new Set([...this.byCidr.values()].map((c) => c.id));
       this.next = n >= LAST ? 1 : n + 1;
       const id = (ID.CIDR_SCOPE | n) >>> 0;
+      if (this.used === null) return id;
       if (!this.used.has(id)) {
         this.used.add(id);
         return id;

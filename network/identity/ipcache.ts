@@ -35,11 +35,12 @@ export function addressEntries(hostIps: readonly string[], owners: Iterable<Addr
  * address does not replace it: CIDR rules never select workloads, as in Cilium.
  */
 export function buildIpcache(addresses: readonly IpcacheEntry[], cidrs: CidrIdentities): IpcacheEntry[] {
-  const all = cidrs.all();
-  const out: IpcacheEntry[] = addresses.slice();
-  // Only /32 and /128 CIDRs can collide with an address entry.
-  const taken = new Set<string>();
-  for (const e of addresses) taken.add(e.cidr);
-  for (const c of all) if (c.prefix.bits < 128 || !taken.has(c.cidr)) out.push(c.entry);
-  return out;
+  // Only a /32 or /128 rule prefix can equal an address: look the few addresses up, not every CIDR.
+  let shadowed: Set<string> | null = null;
+  for (const a of addresses) {
+    if (cidrs.id(a.cidr) !== undefined) (shadowed ??= new Set()).add(a.cidr);
+  }
+  const all = cidrs.entries();
+  if (shadowed === null) return addresses.concat(all);
+  return addresses.concat(all.filter((e) => !shadowed.has(e.cidr)));
 }

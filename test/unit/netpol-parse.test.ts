@@ -323,3 +323,16 @@ ${CNP}`, ['np.yaml:9:1 metadata.name: CiliumNetworkPolicy "web" is already defin
     expect(r.policies).toEqual([]);
   });
 });
+
+describe('shipped examples', () => {
+  it('every policy under policies/network parses without errors', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const files = readdirSync('policies/network').filter((f) => f.endsWith('.yaml'));
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const f of files) {
+      const r = parseNetworkPolicies(readFileSync(`policies/network/${f}`, 'utf8'), f);
+      expect(r.errors.map(formatPolicyError), f).toEqual([]);
+      expect(r.policies.length, f).toBeGreaterThan(0);
+    }
+  });
+});
