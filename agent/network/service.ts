@@ -2,6 +2,7 @@
 // manager (both APIs, incremental compile), the workload store (labels, addresses) and the flow
 // history `palisade observe` reads. Records reach it through the agent's one ring buffer.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { NetworkDatapath, type SharedNetMaps } from '../../network/datapath/datapath.js';
@@ -36,6 +37,14 @@ export interface NetFlow {
   startBoottime: number;
 }
 
+/** This host's own addresses: peers with them are the host identity. */
+function hostAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && !a.address.startsWith('fe80:'))
+    .map((a) => a!.address);
+}
+
 export class NetworkService {
   readonly history: FlowHistory;
   readonly store: WorkloadStore;
@@ -61,7 +70,7 @@ export class NetworkService {
           this.identities = null; // rebuilt on the next lookup
         },
       },
-      { markBits: (b) => this.markBits(b), releaseMarks: (b) => this.releaseMarks(b) },
+      { markBits: (b) => this.markBits(b), releaseMarks: (b) => this.releaseMarks(b), hostIps: hostAddresses() },
     );
   }
 
