@@ -2,9 +2,15 @@
 // loaded (add one 10-rule policy, then delete it), p50 and p95 over repetitions. Pure CPU; the
 // datapath helper measures the same end to end with the BPF maps.
 //
-//   npx tsc -p tsconfig.json && node --expose-gc dist/bench/netpol-compile.js [--sizes 10,1000,10000,50000] [--reps 40] [--bulk-runs 3] [--mix mixed|simple]
+//   npx tsc -p tsconfig.json && node --expose-gc dist/bench/netpol-compile.js [--sizes 10,1000,10000,50000] [--reps 40] [--bulk-runs 3] [--mix mixed|simple] [--maps]
+//
+// --maps (root): every compiled state is also written into the BPF maps of a loaded (unattached)
+// netpol datapath, and the times include that write: bulk = compile + load into empty maps,
+// change = compile + the incremental map update, i.e. a policy change until the kernel enforces it.
 import { performance } from 'node:perf_hooks';
 import { PolicyCompiler, RuleIds } from '../network/compile/index.js';
+import { NetworkDatapath } from '../network/datapath/datapath.js';
+import { EMPTY_STATE } from '../network/datapath/maps.js';
 import type { Workload } from '../network/model.js';
 import { parseNetworkPolicies, type NetPolicy } from '../network/policy/index.js';
 
@@ -81,6 +87,8 @@ const sizes = arg('sizes', '10,1000,10000,50000').split(',').map(Number);
 const reps = Number(arg('reps', '40'));
 const bulkRuns = Number(arg('bulk-runs', '3'));
 const mix = arg('mix', 'mixed');
+const dp = process.argv.includes('--maps') ? NetworkDatapath.load({ maxPolicyEntries: 1 << 20, maxIpcache: 1 << 20 }) : null;
+if (dp) console.log('--maps: times include writing the BPF maps');
 console.log(`mix ${mix}: ${mix === 'simple' ? 'one /32 and one TCP port per rule' : 'CIDR sets with except and 16-port ranges (ANY), selector ingress, CIDR denies'}`);
 // CPU time counts the collector's helper threads too; on a shared machine it is steadier than wall time.
 console.log(`rules  policies  parse       bulk: first  best        best cpu    entries  ipcache  change p50  change p95`);
@@ -97,11 +105,13 @@ for (const rules of sizes) {
   let state = c.state;
   for (let run = 0; run < bulkRuns; run++) {
     c = new PolicyCompiler({ ruleIds: new RuleIds() });
+    dp?.apply(EMPTY_STATE);
     // The parse's garbage is not the compiler's cost: collect it first when allowed (--expose-gc).
     (globalThis as { gc?: () => void }).gc?.();
     t = performance.now();
     const cpu = process.cpuUsage();
     state = c.update({ workloads: workloads(), upsert: policies });
+    dp?.apply(state);
     bulk.push(performance.now() - t);
     const used = process.cpuUsage(cpu);
     bulkCpu.push((used.user + used.system) / 1000);
@@ -109,10 +119,12 @@ for (const rules of sizes) {
   const changes: number[] = [];
   for (let i = 0; i < reps; i++) {
     t = performance.now();
-    c.update(i % 2 === 0 ? { upsert: [extra] } : { remove: ['CiliumNetworkPolicy/bench/p' + count] });
+    const next = c.update(i % 2 === 0 ? { upsert: [extra] } : { remove: ['CiliumNetworkPolicy/bench/p' + count] });
+    dp?.apply(next);
     changes.push(performance.now() - t);
   }
   console.log(
     `${String(rules).padEnd(6)} ${String(count).padEnd(9)} ${ms(parseMs).padEnd(11)} ${ms(bulk[0]!).padEnd(12)} ${ms(Math.min(...bulk)).padEnd(11)} ${ms(Math.min(...bulkCpu)).padEnd(11)} ${String(state.policy.length).padEnd(8)} ${String(state.ipcache.length).padEnd(8)} ${ms(pct(changes, 50)).padEnd(11)} ${ms(pct(changes, 95))}`,
   );
 }
+dp?.close();

@@ -72,6 +72,15 @@ export interface DatapathState {
   defaults: IdentityDefaults[];
   ipcache: IpcacheEntry[];
   cgroups: CgroupEntry[];
+  /** How `policy` differs from the policy of `base` (when the compiler knows): lets the datapath
+   *  write a change without comparing tens of thousands of entries. Weak: states do not chain. */
+  policyDelta?: PolicyDelta;
+}
+
+export interface PolicyDelta {
+  base: WeakRef<DatapathState>;
+  added: readonly PolicyEntry[];
+  removed: readonly PolicyEntry[];
 }
 
 /** What a rule id in a verdict event stands for. Rule ids are never reused while the agent runs. */

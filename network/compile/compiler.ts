@@ -131,7 +131,12 @@ export class PolicyCompiler {
     for (const g of pass.dirtyGroups) this.refold(g);
 
     const next: DatapathState = { ...this.current };
-    if (pass.dirtyGroups.size > 0) next.policy = this.entries.snapshot();
+    delete next.policyDelta;
+    if (pass.dirtyGroups.size > 0) {
+      const snap = this.entries.snapshot();
+      next.policy = snap.entries;
+      next.policyDelta = { base: new WeakRef(this.current), added: snap.added, removed: snap.removed };
+    }
     if (pass.dirty.size > 0 || removals.size > 0 || change.workloads) next.defaults = this.collectDefaults();
     if (change.workloads || pass.changedPrefixes.length > 0) next.ipcache = buildIpcache(this.addresses, this.cidrs);
     if (change.workloads) next.cgroups = this.workloads.map((w, i): CgroupEntry => ({ cgroupId: w.cgroupId, identity: this.workloadIds[i]! }));

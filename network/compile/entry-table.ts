@@ -6,8 +6,13 @@ export class EntryTable {
   private readonly flat: PolicyEntry[] = [];
   /** Built at the first removal: a bulk load only appends and never pays for it. */
   private index: Map<PolicyEntry, number> | null = null;
+  /** Entries added and removed since the last snapshot (an entry added then removed is in neither). */
+  private added = new Set<PolicyEntry>();
+  private removed: PolicyEntry[] = [];
 
   replace(old: readonly PolicyEntry[], next: readonly PolicyEntry[]): void {
+    for (const e of old) if (!this.added.delete(e)) this.removed.push(e);
+    for (const e of next) this.added.add(e);
     if (old.length === 0 && this.index === null) {
       for (const e of next) this.flat.push(e);
       return;
@@ -32,8 +37,11 @@ export class EntryTable {
     }
   }
 
-  /** A copy: states handed out never change afterwards. */
-  snapshot(): PolicyEntry[] {
-    return this.flat.slice();
+  /** A copy (states handed out never change afterwards) and what changed since the last one. */
+  snapshot(): { entries: PolicyEntry[]; added: PolicyEntry[]; removed: PolicyEntry[] } {
+    const out = { entries: this.flat.slice(), added: [...this.added], removed: this.removed };
+    this.added = new Set();
+    this.removed = [];
+    return out;
   }
 }

@@ -1,7 +1,7 @@
 // PolicyMaps over the BPF maps of bpf/network/netpol.bpf.c: apply(from, to) writes only the difference,
 // in an order where no connection gets a verdict that neither state would give.
 import type { BpfMap } from '../../native/index.js';
-import type { DatapathState, PolicyMaps } from '../model.js';
+import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, PolicyEntry, PolicyMaps } from '../model.js';
 import { encodeIdent, NP_IDENT, NP_IP_KEY, NP_KEY, NP_VALUE, writeIpcacheKey, writePolicyKey, writePolicyValue } from './layout.js';
 
 /** The five maps of netpol.h, by role. */
@@ -23,16 +23,6 @@ export interface ApplyStats {
   ms: number;
 }
 
-/** One map's content, encoded once into a slab: entry i's key then value at i * (keySize + valueSize).
- *  The index maps the key bytes (as a latin1 string) to i. */
-export interface Table {
-  keySize: number;
-  valueSize: number;
-  n: number;
-  buf: Buffer;
-  index: Map<string, number>;
-}
-
 const SIZES: Record<MapRole, [number, number]> = {
   ingress: [NP_KEY.$size, NP_VALUE.$size],
   egress: [NP_KEY.$size, NP_VALUE.$size],
@@ -40,74 +30,6 @@ const SIZES: Record<MapRole, [number, number]> = {
   ipcache: [NP_IP_KEY.$size, 4],
   cgroups: [8, 4],
 };
-
-class TableBuilder {
-  readonly t: Table;
-  constructor(private readonly role: MapRole, capacity: number) {
-    const [keySize, valueSize] = SIZES[role];
-    this.t = { keySize, valueSize, n: 0, buf: Buffer.alloc(Math.max(1, capacity) * (keySize + valueSize)), index: new Map() };
-  }
-
-  /** Offset of the next free slot (zeroed). */
-  get at(): number {
-    return this.t.n * (this.t.keySize + this.t.valueSize);
-  }
-
-  /** Commits the slot just written; a key seen before must carry the same value. */
-  commit(what: () => string): void {
-    const { t } = this;
-    const at = this.at;
-    const k = t.buf.toString('latin1', at, at + t.keySize);
-    const prev = t.index.get(k);
-    if (prev === undefined) {
-      t.index.set(k, t.n++);
-      return;
-    }
-    const pv = prev * (t.keySize + t.valueSize) + t.keySize;
-    if (t.buf.compare(t.buf, at + t.keySize, at + t.keySize + t.valueSize, pv, pv + t.valueSize) !== 0)
-      throw new Error(`datapath state: two different values for ${what()} (${this.role})`);
-    t.buf.fill(0, at, at + t.keySize + t.valueSize); // the slot is free again
-  }
-}
-
-/** Encodes a whole state per map. Throws RangeError on an entry the maps cannot hold. */
-export function encodeState(s: DatapathState): Record<MapRole, Table> {
-  let nIn = 0;
-  for (const e of s.policy) if (e.dir === 'ingress') nIn++;
-  const b = {
-    ingress: new TableBuilder('ingress', nIn),
-    egress: new TableBuilder('egress', s.policy.length - nIn),
-    idents: new TableBuilder('idents', s.defaults.length),
-    ipcache: new TableBuilder('ipcache', s.ipcache.length),
-    cgroups: new TableBuilder('cgroups', s.cgroups.length),
-  };
-  for (const e of s.policy) {
-    const tb = b[e.dir];
-    const at = tb.at;
-    writePolicyKey(tb.t.buf, at, e);
-    writePolicyValue(tb.t.buf, at + NP_KEY.$size, e);
-    tb.commit(() => `${e.dir} entry local=${e.localId} peer=${e.peerId} proto=${e.proto ?? 'any'} port=${e.port}/${e.portBits}`);
-  }
-  for (const d of s.defaults) {
-    const at = b.idents.at;
-    b.idents.t.buf.writeUInt32LE(d.localId >>> 0, at);
-    encodeIdent(d).copy(b.idents.t.buf, at + 4);
-    b.idents.commit(() => `defaults of ${d.localId}`);
-  }
-  for (const i of s.ipcache) {
-    const at = b.ipcache.at;
-    writeIpcacheKey(b.ipcache.t.buf, at, i.cidr);
-    b.ipcache.t.buf.writeUInt32LE(i.identity >>> 0, at + NP_IP_KEY.$size);
-    b.ipcache.commit(() => `ipcache ${i.cidr}`);
-  }
-  for (const c of s.cgroups) {
-    const at = b.cgroups.at;
-    b.cgroups.t.buf.writeBigUInt64LE(c.cgroupId, at);
-    b.cgroups.t.buf.writeUInt32LE(c.identity >>> 0, at + 8);
-    b.cgroups.commit(() => `cgroup ${c.cgroupId}`);
-  }
-  return { ingress: b.ingress.t, egress: b.egress.t, idents: b.idents.t, ipcache: b.ipcache.t, cgroups: b.cgroups.t };
-}
 
 interface Diff {
   upserts: { key: Buffer; value: Buffer; spec: number; old: Buffer | null }[];
@@ -118,42 +40,76 @@ interface Diff {
 const specOf = (role: MapRole, key: Buffer): number =>
   role === 'ingress' || role === 'egress' || role === 'ipcache' ? key.readUInt32LE(0) : 0;
 
-function diff(role: MapRole, from: Table, to: Table): Diff {
-  const d: Diff = { upserts: [], deletes: [] };
-  const ks = to.keySize, stride = to.keySize + to.valueSize;
-  for (const [k, i] of to.index) {
-    const j = from.index.get(k);
-    const at = i * stride;
-    let old: Buffer | null = null;
-    if (j !== undefined) {
-      const fv = j * stride + ks;
-      if (to.buf.compare(from.buf, fv, fv + to.valueSize, at + ks, at + stride) === 0) continue;
-      old = from.buf.subarray(fv, fv + to.valueSize);
-    }
-    const key = to.buf.subarray(at, at + ks);
-    d.upserts.push({ key, value: to.buf.subarray(at + ks, at + stride), spec: specOf(role, key), old });
-  }
-  for (const [k, j] of from.index) {
-    if (to.index.has(k)) continue;
-    const at = j * stride;
-    const key = from.buf.subarray(at, at + ks);
-    d.deletes.push({ key, spec: specOf(role, key), old: from.buf.subarray(at + ks, at + stride) });
-  }
-  d.upserts.sort((a, b) => b.spec - a.spec); // most specific first
-  d.deletes.sort((a, b) => a.spec - b.spec); // least specific first: the specific ones still answer as before
-  return d;
+/** One entry's key and value bytes in the map of its role. */
+interface Encoded {
+  role: MapRole;
+  key: Buffer;
+  value: Buffer;
 }
 
-/** Encodings of states already applied: the `from` of the next apply is usually the last `to`. */
-const encoded = new WeakMap<DatapathState, Record<MapRole, Table>>();
-function encodedOf(s: DatapathState): Record<MapRole, Table> {
-  let e = encoded.get(s);
-  if (!e) {
-    e = encodeState(s);
-    encoded.set(s, e);
-  }
-  return e;
+function encodeEntry(role: MapRole, write: (b: Buffer, keyAt: number, valueAt: number) => void): Encoded {
+  const [ks, vs] = SIZES[role];
+  const b = Buffer.alloc(ks + vs);
+  write(b, 0, ks);
+  return { role, key: b.subarray(0, ks), value: b.subarray(ks) };
 }
+
+const ENCODERS = {
+  policy: (e: PolicyEntry): Encoded => encodeEntry(e.dir, (b, k, v) => (writePolicyKey(b, k, e), writePolicyValue(b, v, e))),
+  defaults: (d: IdentityDefaults): Encoded => encodeEntry('idents', (b, k, v) => (b.writeUInt32LE(d.localId >>> 0, k), encodeIdent(d).copy(b, v))),
+  ipcache: (i: IpcacheEntry): Encoded => encodeEntry('ipcache', (b, k, v) => (writeIpcacheKey(b, k, i.cidr), b.writeUInt32LE(i.identity >>> 0, v))),
+  cgroups: (c: CgroupEntry): Encoded => encodeEntry('cgroups', (b, k, v) => (b.writeBigUInt64LE(c.cgroupId, k), b.writeUInt32LE(c.identity >>> 0, v))),
+};
+
+/**
+ * The difference between two states, by object identity: the compiler never modifies a state it
+ * returned and keeps unchanged entries as the same objects, so only the entries that differ are
+ * encoded (a change among 50,000 entries costs a few Set lookups per entry, not an encoding of all).
+ * An entry replaced by another with the same key becomes one upsert; equal bytes, none.
+ */
+export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, Diff> {
+  const diffs = new Map<MapRole, Diff>(ROLES.map((r) => [r, { upserts: [], deletes: [] }]));
+  // a: entries before, b: after; entries in both are unchanged (only the changed ones are passed when
+  // the compiler gave a delta: then the two lists are disjoint)
+  const part = <T extends object>(a: readonly T[], b: readonly T[], encode: (e: T) => Encoded): void => {
+    if (a === b) return;
+    const before = new Set(a);
+    const after = new Set(b);
+    const ups = new Map<string, Diff['upserts'][number]>();
+    for (const e of b) {
+      if (before.has(e)) continue;
+      const x = encode(e);
+      const id = x.role + x.key.toString('latin1');
+      const prev = ups.get(id);
+      if (prev && !prev.value.equals(x.value)) throw new Error(`datapath state: two different values for one ${x.role} key`);
+      if (prev) continue;
+      const u = { key: x.key, value: x.value, spec: specOf(x.role, x.key), old: null as Buffer | null };
+      ups.set(id, u);
+      diffs.get(x.role)!.upserts.push(u);
+    }
+    for (const e of a) {
+      if (after.has(e)) continue;
+      const x = encode(e);
+      const u = ups.get(x.role + x.key.toString('latin1'));
+      if (u) u.old = x.value; // replaced: the upsert overwrites it, undo restores it
+      else diffs.get(x.role)!.deletes.push({ key: x.key, spec: specOf(x.role, x.key), old: x.value });
+    }
+  };
+  const delta = to.policyDelta;
+  if (delta && delta.base.deref() === from) part(delta.removed, delta.added, ENCODERS.policy);
+  else part(from.policy, to.policy, ENCODERS.policy);
+  part(from.defaults, to.defaults, ENCODERS.defaults);
+  part(from.ipcache, to.ipcache, ENCODERS.ipcache);
+  part(from.cgroups, to.cgroups, ENCODERS.cgroups);
+  for (const d of diffs.values()) {
+    d.upserts = d.upserts.filter((u) => !(u.old && u.old.equals(u.value))); // same bytes: nothing to write
+    d.upserts.sort((x, y) => y.spec - x.spec); // most specific first
+    d.deletes.sort((x, y) => x.spec - y.spec); // least specific first: the specific ones still answer as before
+  }
+  return diffs;
+}
+
+const ROLES: MapRole[] = ['ingress', 'egress', 'idents', 'ipcache', 'cgroups'];
 
 /** Maps whose updateBatch the kernel refused once: written element by element from then on. */
 const noBatch = new WeakSet<BpfMap>();
@@ -173,11 +129,8 @@ export class BpfPolicyMaps implements PolicyMaps {
    */
   apply(from: DatapathState, to: DatapathState): void {
     const t0 = performance.now();
-    // states are treated as immutable: the encoding of each state object is kept
-    const a = encodedOf(from);
-    const b = encodedOf(to);
-    const roles: MapRole[] = ['ingress', 'egress', 'idents', 'ipcache', 'cgroups'];
-    const diffs = new Map(roles.map((r) => [r, diff(r, a[r], b[r])]));
+    const roles = ROLES;
+    const diffs = stateDiff(from, to);
     const undo: (() => void)[] = [];
     const stats: ApplyStats = { upserts: 0, deletes: 0, syscalls: 0, ms: 0 };
     try {
