@@ -62,7 +62,8 @@ app=$(mktemp -d)
 trap 'rm -rf "$app"' EXIT
 mkdir -p "$app/app/build/Release" "$app/app/build/bpf" "$app/vm"
 cp test/vm/init "$app/init"
-cp -a dist bin policies test package.json vitest.config.ts tsconfig.json "$app/app/"
+# Tests import the TypeScript sources as well as running the compiled agent.
+cp -a dist bin policies test native tracing agent network package.json vitest.config.ts tsconfig.json "$app/app/"
 cp "$addon" "$app/app/build/Release/"
 cp build/bpf/*.o "$app/app/build/bpf/"
 printf '%s\n' "$@" > "$app/vm/tests"

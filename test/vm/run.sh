@@ -25,7 +25,7 @@ timeout "${PALISADE_VM_TIMEOUT:-540}" qemu-system-x86_64 \
   -nodefaults -display none -no-reboot -serial stdio \
   -kernel "$kernel" -initrd "$initrd" \
   -append "console=ttyS0 panic=-1 quiet loglevel=3" </dev/null 2>&1 \
-  | tr -d '\r' | tee "$log"
+  | tr -d '\r' | sed -u 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tee "$log"
 qemu_rc=${PIPESTATUS[0]}
 set -e
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
