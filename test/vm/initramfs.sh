@@ -20,7 +20,7 @@ node_bin=$(readlink -f "$(command -v node)")
 busybox=$(command -v busybox)
 modules=$(readlink -f node_modules)
 # Binaries copied from the host, with every library ldd finds for them.
-bins=("$node_bin" /usr/bin/dash)
+bins=("$node_bin" /usr/bin/dash "$busybox")
 libs() { ldd "$@" 2>/dev/null | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | sort -u; }
 
 key=$( { cat test/vm/initramfs.sh package-lock.json; stat -c '%n %s %Y' "$node_bin" "$busybox" "${bins[@]}";
