@@ -3,9 +3,10 @@
 # them in order):
 #   base  busybox, node and the shared libraries of node and the addon, the runtime node_modules.
 #         Cached, keyed by what it is made of: rebuilt only when one of those changes.
-#   app   this checkout's build (dist/, the addon, build/bpf), bin/, policies/, test/, and /vm/tests.
+#   app   this checkout's build (dist/, the addon, build/bpf), its sources, bin/, policies/, test/,
+#         and /vm/args (vitest's arguments).
 #         Rebuilt on every run (a few MB).
-#   test/vm/initramfs.sh TEST_FILE...
+#   test/vm/initramfs.sh VITEST_ARG...
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cache=${PALISADE_VM_CACHE:-/var/cache/palisade-vm}
@@ -19,9 +20,9 @@ done
 node_bin=$(readlink -f "$(command -v node)")
 busybox=$(command -v busybox)
 modules=$(readlink -f node_modules)
-# Binaries copied from the host, with every library ldd finds for them.
+# Binaries copied from the host, with every library ldd finds for them (ldd fails on static ones).
 bins=("$node_bin" /usr/bin/dash "$busybox")
-libs() { ldd "$@" 2>/dev/null | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | sort -u; }
+libs() { { ldd "$@" 2>/dev/null || true; } | awk '/=> \// {print $3} /^\t\/lib/ {print $1}' | sort -u; }
 
 key=$( { cat test/vm/initramfs.sh package-lock.json; stat -c '%n %s %Y' "$node_bin" "$busybox" "${bins[@]}";
          libs "${bins[@]}" "$addon"; } | sha256sum | cut -c1-16)
@@ -66,7 +67,7 @@ cp test/vm/init "$app/init"
 cp -a dist bin policies test native tracing agent network package.json vitest.config.ts tsconfig.json "$app/app/"
 cp "$addon" "$app/app/build/Release/"
 cp build/bpf/*.o "$app/app/build/bpf/"
-printf '%s\n' "$@" > "$app/vm/tests"
+printf '%s\n' "$@" > "$app/vm/args"
 printf '%s\n' ${PALISADE_VM_ENV:-} > "$app/vm/env"
 (cd "$app" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) > "$cache/app.cpio"
 cat "$base" "$cache/app.cpio" > "$cache/initrd.cpio"

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Runs e2e test files inside a qemu VM booted on a Debian kernel (TCG: no KVM needed) and exits with
 # their status. The guest's serial console is streamed here and kept in $PALISADE_VM_CACHE/last.log.
-#   test/vm/run.sh [TEST_FILE...]      (default: test/e2e/kernel-hooks.test.ts)
+#   test/vm/run.sh [TEST_FILE...] [VITEST_OPTION...]   (default: test/e2e/kernel-hooks.test.ts)
+#   e.g. test/vm/run.sh test/e2e/kernel-hooks.test.ts -t file_open
 # Environment: PALISADE_VM_KERNEL (Debian kernel package), PALISADE_VM_MEM (MiB, 2048),
-#   PALISADE_VM_CPUS (2), PALISADE_VM_TIMEOUT (s, 540), PALISADE_VM_ENV ("VAR=value ..." for the guest).
+#   PALISADE_VM_CPUS (2), PALISADE_VM_TIMEOUT (s, 540), PALISADE_VM_ENV ("VAR=value ..." for the guest),
+#   PALISADE_VM_APPEND (more kernel command line, e.g. "lsm=bpf,lockdown").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cache=${PALISADE_VM_CACHE:-/var/cache/palisade-vm}
 log="$cache/last.log"
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(test/e2e/kernel-hooks.test.ts)
-for t in "${tests[@]}"; do [ -f "$t" ] || { echo "vm: no such test file: $t" >&2; exit 2; }; done
+files=0
+for t in "${tests[@]}"; do
+  case "$t" in
+    *.ts) [ -f "$t" ] || { echo "vm: no such test file: $t" >&2; exit 2; }; files=$((files + 1)) ;;
+  esac
+done
+[ "$files" -gt 0 ] || tests=(test/e2e/kernel-hooks.test.ts "${tests[@]}")
 
 command -v qemu-system-x86_64 >/dev/null || { echo "vm: qemu-system-x86_64 is missing: run ./scripts/setup.sh" >&2; exit 2; }
 kernel=$(test/vm/kernel.sh)
@@ -24,7 +31,7 @@ timeout "${PALISADE_VM_TIMEOUT:-540}" qemu-system-x86_64 \
   -accel tcg -cpu max -smp "${PALISADE_VM_CPUS:-2}" -m "${PALISADE_VM_MEM:-2048}" \
   -nodefaults -display none -no-reboot -serial stdio \
   -kernel "$kernel" -initrd "$initrd" \
-  -append "console=ttyS0 panic=-1 quiet loglevel=3" </dev/null 2>&1 \
+  -append "console=ttyS0 panic=-1 quiet loglevel=3 ${PALISADE_VM_APPEND:-}" </dev/null 2>&1 \
   | tr -d '\r' | sed -u 's/\x1b\[[0-9;?]*[a-zA-Z]//g' | tee "$log"
 qemu_rc=${PIPESTATUS[0]}
 set -e
