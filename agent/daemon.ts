@@ -67,6 +67,19 @@ export class Agent {
     });
   }
 
+  /**
+   * The feature probe's attach kinds, less those named in PALISADE_DISABLE_ATTACH (comma-separated,
+   * e.g. "kprobe"): a test switch that makes the compiler take a fallback (kprobe → fentry) on a
+   * kernel that has both. See docs/vm.md.
+   */
+  private attachKinds(): Record<string, { ok: boolean; reason?: string }> {
+    const attach = { ...probeFeatures().attach };
+    const disabled = (process.env.PALISADE_DISABLE_ATTACH ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '');
+    for (const kind of disabled) attach[kind] = { ok: false, reason: 'disabled by PALISADE_DISABLE_ATTACH' };
+    if (disabled.length > 0) this.log.warn({ disabled }, 'attach kinds disabled by PALISADE_DISABLE_ATTACH');
+    return attach;
+  }
+
   async start(): Promise<void> {
     const cfg = this.cfg;
     const objPath = join(cfg.bpfDir, 'process.bpf.o');
@@ -103,7 +116,7 @@ export class Agent {
       shared,
       registry: this.hooks,
       // The feature probe picks each hook's attach method (kprobe, else fentry) or names what is missing.
-      env: { tracepointFormat: readTracepointFormat, hostNs, attach: probeFeatures().attach },
+      env: { tracepointFormat: readTracepointFormat, hostNs, attach: this.attachKinds() },
       processes: () => this.cache.entries(),
     });
     if (cfg.network.enabled) {

@@ -12,7 +12,8 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-DEBS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ iproute2)
+# The last three run the kernel VM suite (npm run test:vm, test/vm).
+DEBS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ iproute2 qemu-system-x86 busybox-static cpio)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -28,7 +29,11 @@ if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.
   exit 1
 fi
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ -L node_modules ]; then
+  # A worktree sharing another checkout's node_modules: npm ci would empty the shared folder
+  # through the link (it did once) and break every checkout using it.
+  step "node_modules links to $(readlink -f node_modules): left as it is"
+elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi
@@ -48,5 +53,8 @@ npx --no-install tsc -p tsconfig.json
 # The agent's programs need these mounted; most hosts already have them.
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
 [ -d /sys/kernel/tracing/events ] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+
+step "kernel for the VM suite (Debian package, cached in \${PALISADE_VM_CACHE:-/var/cache/palisade-vm})"
+test/vm/kernel.sh >/dev/null
 
 step "ready: ./bin/palisade agent"

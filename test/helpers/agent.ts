@@ -41,12 +41,14 @@ export function readRotated(file: string): string[] {
   return lines;
 }
 
-export async function startAgent(extra: string[] = [], opts: { socket?: string } = {}): Promise<RunningAgent> {
+/** `env`: added to the agent's environment (e.g. PALISADE_DISABLE_ATTACH). */
+export async function startAgent(extra: string[] = [], opts: { socket?: string; env?: Record<string, string> } = {}): Promise<RunningAgent> {
   const dir = mkdtempSync(join(tmpdir(), 'pal-e2e-'));
   const file = join(dir, 'events.log');
   const socket = opts.socket ?? join(dir, 'palisade.sock');
   const proc = spawn(PALISADE, ['agent', '--export-stdout', 'none', '--export-file', file, '--socket', socket, '--log-level', 'info', '--policy-dir', '', ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...opts.env },
   });
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
