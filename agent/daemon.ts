@@ -122,11 +122,17 @@ export class Agent {
     if (cfg.network.enabled) {
       const cgroupRoot = probeFeatures().cgroup2Path;
       if (!cgroupRoot) throw new AgentStartError('network policy needs cgroup v2, which is not mounted here (or run with --no-network)');
-      this.network = new NetworkService({
-        shared, marks: this.policies.marks, cgroupRoot, log: this.log,
-        labelsFile: cfg.network.workloadsFile || null, historySize: cfg.network.historySize,
-      });
-      sinks.push(new FlowHistorySink(this.network.history));
+      try {
+        this.network = new NetworkService({
+          shared, marks: this.policies.marks, cgroupRoot, log: this.log,
+          labelsFile: cfg.network.workloadsFile || null, historySize: cfg.network.historySize,
+        });
+        sinks.push(new FlowHistorySink(this.network.history));
+      } catch (e) {
+        // A kernel that refuses the network programs costs network policy, not the agent.
+        const err = e as Error & { libbpfLog?: string };
+        this.log.error({ err: err.message, verifier: err.libbpfLog?.trim().split('\n').slice(-6) }, 'network policy off: the network datapath did not load');
+      }
     }
 
     const ring = new RingBuffer(obj.map('pal_events'));

@@ -186,10 +186,15 @@ static __always_inline struct pal_net *np_reserve(__u32 size, __u8 kind, const s
 		e->tid = s->owner_tid;
 		e->start_boottime = s->owner_start;
 		e->flags = PAL_NET_F_OWNER;
-	} else {
+	} else if (in_task) {
 		np_current(&e->pid, &e->tid, &e->start_boottime);
-		if (in_task)
-			e->flags = PAL_NET_F_OWNER;
+		e->flags = PAL_NET_F_OWNER;
+	} else {
+		/* packet programs: no task to name (and before 6.4 no helper to ask: a cgroup_skb
+		 * program may not call bpf_get_current_pid_tgid) */
+		e->pid = 0;
+		e->tid = 0;
+		e->start_boottime = 0;
 	}
 	e->cgroup_id = cgid;
 	e->cookie = cookie;
@@ -636,9 +641,8 @@ int np_egress(struct __sk_buff *skb)
 	q.peer_id = np_identity_of(f.peer);
 	q.proto = f.proto;
 	q.port = f.pport;
-	/* a local send runs in the sender's context */
-	q.marks = s && (s->flags & NP_SK_OWNER) ? pal_marks_of(s->owner_tgid)
-					      : pal_marks_of(bpf_get_current_pid_tgid() >> 32);
+	/* the socket's owner (a cgroup_skb program may not ask for the current task before 6.4) */
+	q.marks = np_owner_marks(s);
 	np_evaluate(&q);
 	np_count_verdict(q.verdict);
 	np_emit_verdict(&f, cgid, cookie, s, false, &q);
