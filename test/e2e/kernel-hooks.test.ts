@@ -90,11 +90,10 @@ function registeredKprobes(): string | undefined {
 
 /**
  * A return probe on do_unlinkat for this process, selected on the return value: an unlink that
- * succeeds posts nothing, one that fails with ENOENT posts the entry args and "return". Written to
- * the contract of the engine's return probes (Tetragon's `"return": {"int_arg": -2}`); skipped with
- * the engine's own refusal where it has none. The caller deletes the policy.
+ * succeeds posts nothing, one that fails with ENOENT posts the entry args and Tetragon's
+ * `"return": {"int_arg": -2}`. The caller deletes the policy.
  */
-async function returnProbe(agent: RunningAgent, name: string, ctx: { skip(note?: string): never }): Promise<void> {
+async function returnProbe(agent: RunningAgent, name: string): Promise<void> {
   const r = await addPolicy(agent, policy(name, `  kprobes:
   - call: do_unlinkat
     syscall: false
@@ -114,7 +113,6 @@ async function returnProbe(agent: RunningAgent, name: string, ctx: { skip(note?:
         operator: Equal
         values: ["-2"]
 `));
-  if (/kretprobes are not supported|needs a return probe/.test(r.error)) ctx.skip(`engine lacks return probes: ${r.error}`);
   expect(r.error).toBe('');
   const existing = join(work, `${name}-exists`);
   writeFileSync(existing, '');
@@ -275,7 +273,7 @@ describe('kprobes', () => {
     await deletePolicy(agent(), 'kp-connect');
   });
 
-  it('tcp_connect with a sock arg: addresses and ports decoded, DPort filtered in the kernel', async (ctx) => {
+  it('tcp_connect with a sock arg: addresses and ports decoded, DPort filtered in the kernel', async () => {
     const server = createServer((c) => c.end());
     await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
     const port = (server.address() as { port: number }).port;
@@ -292,7 +290,6 @@ describe('kprobes', () => {
         operator: DPort
         values: ["${port}"]
 `));
-      if (/not decoded( on \w+)? by Palisade yet/.test(r.error)) ctx.skip(`engine lacks sock args: ${r.error}`);
       expect(r.error).toBe('');
       await new Promise<void>((res, rej) => {
         const c = connect(port, '127.0.0.1', () => c.end());
@@ -310,6 +307,25 @@ describe('kprobes', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('commit_creds with a cred arg: the new credentials and capabilities are decoded', async () => {
+    const r = await addPolicy(agent(), policy('kp-cred', `  kprobes:
+  - call: commit_creds
+    syscall: false
+    args:
+    - index: 0
+      type: cred
+`));
+    expect(r.error).toBe('');
+    const child = spawnSync(process.execPath, ['-e', 'process.setgid(4321); process.setuid(1234)']);
+    expect(child.status).toBe(0);
+    const setuid = (x: Ev): boolean => x.process?.pid === child.pid && x.args[0].process_credentials_arg.uid === 1234;
+    const evs = await agent().waitFor((e) => hookEvents(e, 'kp-cred').some(setuid), EVENT_WAIT_MS, 'commit_creds of the child');
+    const ev = hookEvents(evs, 'kp-cred').find(setuid)!;
+    console.log(`kprobe cred event: ${JSON.stringify(ev.args)}`);
+    expect(ev.args[0].process_credentials_arg).toMatchObject({ uid: 1234, euid: 1234, gid: 4321, egid: 4321, caps: { effective: [] } });
+    await deletePolicy(agent(), 'kp-cred');
   });
 
   it('Sigkill from a kprobe kills the process; the unlink itself completes', async () => {
@@ -381,8 +397,8 @@ describe('kprobes', () => {
     expect(r.error).toMatch(/Override on a kprobe is not supported by Palisade: .*lsmhook/);
   });
 
-  it('kretprobe: returnArg and matchReturnArgs post only calls that returned -ENOENT', async (ctx) => {
-    await returnProbe(agent(), 'kp-ret', ctx);
+  it('kretprobe: returnArg and matchReturnArgs post only calls that returned -ENOENT', async () => {
+    await returnProbe(agent(), 'kp-ret');
     expect(registeredKprobes() ?? 'do_unlinkat').toContain('do_unlinkat');
     await deletePolicy(agent(), 'kp-ret');
   });
@@ -418,8 +434,8 @@ describe('kprobe policies on the fentry fallback (PALISADE_DISABLE_ATTACH=kprobe
     await deletePolicy(agent(), 'fe-unlink');
   });
 
-  it('a return probe takes fexit there: same events, still no kprobe', async (ctx) => {
-    await returnProbe(agent(), 'fe-ret', ctx);
+  it('a return probe takes fexit there: same events, still no kprobe', async () => {
+    await returnProbe(agent(), 'fe-ret');
     const kprobes = registeredKprobes();
     if (kprobes !== undefined) expect(kprobes).not.toContain('do_unlinkat');
     await deletePolicy(agent(), 'fe-ret');
@@ -475,7 +491,7 @@ describe('lsmhooks with Override', () => {
     expect(spawnSync(bb, [secret], { argv0: 'cat', encoding: 'utf8' }).stdout).toBe('original\n'); // detached
   });
 
-  it('file_open with a file arg: every open of the protected path fails with EPERM; the content is intact', async (ctx) => {
+  it('file_open with a file arg: every open of the protected path fails with EPERM; the content is intact', async () => {
     const secret = join(work, 'protected');
     const other = join(work, 'unprotected');
     writeFileSync(secret, 'original\n');
@@ -494,7 +510,6 @@ describe('lsmhooks with Override', () => {
       - action: Override
         argError: -1
 `));
-    if (/not decoded( on \w+)? by Palisade yet/.test(r.error)) ctx.skip(`engine lacks file args: ${r.error}`);
     expect(r.error).toBe('');
     try {
       expect(() => readFileSync(secret, 'utf8')).toThrow(/EPERM/);
