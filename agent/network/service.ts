@@ -12,6 +12,7 @@ import { NetworkPolicyManager, type NetAddResult } from '../../network/manager.j
 import { ID, type DatapathState, type PolicyMode, type RuleInfo, type Workload } from '../../network/model.js';
 import type { ProcessMarks } from '../../tracing/sensor/marks.js';
 import { formatPolicyError } from '../../tracing/policy/index.js';
+import { readNetnsAddresses } from '../identity/addresses.js';
 import { WorkloadStore } from '../identity/store.js';
 import { flowOf, reservedIdentity, type IdentityInfo } from './flows.js';
 
@@ -61,7 +62,14 @@ export class NetworkService {
           this.identities = null; // rebuilt on the next lookup
         },
       },
-      { markBits: (b) => this.markBits(b), releaseMarks: (b) => this.releaseMarks(b) },
+      {
+        markBits: (b) => this.markBits(b),
+        releaseMarks: (b) => this.releaseMarks(b),
+        // the host's own addresses are HOST (entities host, cluster); read again at each workload change
+        get hostIps() {
+          return readNetnsAddresses(process.pid);
+        },
+      },
     );
   }
 
