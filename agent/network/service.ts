@@ -118,7 +118,11 @@ export class NetworkService {
   /** The flow of a pal_net record (`rec` is exactly the record). */
   flow(rec: Buffer): NetFlow {
     const r = decodeNet(rec);
-    const flow = flowOf(r, { identity: (id) => this.identity(id), rule: (id): RuleInfo | undefined => this.manager.rule(id) });
+    const flow = flowOf(r, {
+      identity: (id) => this.identity(id),
+      rule: (id): RuleInfo | undefined => this.manager.rule(id),
+      defaultDeny: (local, dir, audit) => this.manager.defaultDenyBy(local, dir, audit),
+    });
     return { flow, pid: r.pid, startBoottime: Number(r.startBoottime) };
   }
 
