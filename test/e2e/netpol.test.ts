@@ -905,8 +905,8 @@ describe.skipIf(skip)('network policy end to end through the agent', () => {
         destination: { ip: web, port: 80, workload: `${CG_REL}/web` },
       });
       expect(ingress.source.labels).toContain('app=other');
-      // an arriving packet names no sending task; when a process block is there it is the receiving
-      // socket's owner (the web listener), never the sender (network/flows/types.ts says it is absent)
+      // an arriving packet names no sending task; the process block, when there, is the receiving
+      // socket's owner (the web listener), never the sender
       if (ingress.process !== undefined) expect(ingress.process.cgroup?.path).toBe(`${CG_REL}/web`);
 
       const allowed = fl.find((f) => f.traffic_direction === 'INGRESS' && f.destination.port === 80 && f.verdict === 'FORWARDED' && f.source.ip === v4(SPECS.frontend.host));
