@@ -15,6 +15,8 @@ export interface IdentityInfo {
 export interface FlowContext {
   identity(id: number): IdentityInfo;
   rule(id: number): RuleInfo | undefined;
+  /** The policy whose default deny decided a verdict no rule matched. */
+  defaultDeny?(localId: number, direction: NetRecord['direction'], audit: boolean): { name: string; namespace: string | null; kind: string } | undefined;
 }
 
 const PROTOCOLS: Record<number, string> = { 1: 'ICMPv4', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6' };
@@ -36,7 +38,11 @@ function policyRef(r: NetRecord, ctx: FlowContext): FlowPolicyRef | undefined {
   }
   // No rule matched: the direction's default (deny, or audit where only audit policies select it).
   if (r.verdict === 'FORWARDED') return undefined;
-  return { name: '', kind: '', rule: 'default-deny', mode: r.verdict === 'AUDIT' ? 'audit' : 'enforce' };
+  const audit = r.verdict === 'AUDIT';
+  const by = ctx.defaultDeny?.(r.localId, r.direction, audit);
+  const ref: FlowPolicyRef = { name: by?.name ?? '', kind: by?.kind ?? '', rule: 'default-deny', mode: audit ? 'audit' : 'enforce' };
+  if (by && by.namespace !== null) ref.namespace = by.namespace;
+  return ref;
 }
 
 const EVENTS: Record<NetRecord['kind'], FlowEvent> = { verdict: 'verdict', connect: 'connect', accept: 'accept', close: 'close', dns: 'dns_query' };

@@ -2,7 +2,6 @@
 // manager (both APIs, incremental compile), the workload store (labels, addresses) and the flow
 // history `palisade observe` reads. Records reach it through the agent's one ring buffer.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { NetworkDatapath, type SharedNetMaps } from '../../network/datapath/datapath.js';
@@ -13,6 +12,7 @@ import { NetworkPolicyManager, type NetAddResult } from '../../network/manager.j
 import { ID, type DatapathState, type PolicyMode, type RuleInfo, type Workload } from '../../network/model.js';
 import type { ProcessMarks } from '../../tracing/sensor/marks.js';
 import { formatPolicyError } from '../../tracing/policy/index.js';
+import { readNetnsAddresses } from '../identity/addresses.js';
 import { WorkloadStore } from '../identity/store.js';
 import { flowOf, reservedIdentity, type IdentityInfo } from './flows.js';
 
@@ -35,14 +35,6 @@ export interface NetFlow {
   flow: FlowJson;
   pid: number;
   startBoottime: number;
-}
-
-/** This host's own addresses: peers with them are the host identity. */
-function hostAddresses(): string[] {
-  return Object.values(networkInterfaces())
-    .flat()
-    .filter((a) => a !== undefined && !a.address.startsWith('fe80:'))
-    .map((a) => a!.address);
 }
 
 export class NetworkService {
@@ -70,7 +62,14 @@ export class NetworkService {
           this.identities = null; // rebuilt on the next lookup
         },
       },
-      { markBits: (b) => this.markBits(b), releaseMarks: (b) => this.releaseMarks(b), hostIps: hostAddresses() },
+      {
+        markBits: (b) => this.markBits(b),
+        releaseMarks: (b) => this.releaseMarks(b),
+        // the host's own addresses are HOST (entities host, cluster); read again at each workload change
+        get hostIps() {
+          return readNetnsAddresses(process.pid);
+        },
+      },
     );
   }
 
@@ -119,7 +118,11 @@ export class NetworkService {
   /** The flow of a pal_net record (`rec` is exactly the record). */
   flow(rec: Buffer): NetFlow {
     const r = decodeNet(rec);
-    const flow = flowOf(r, { identity: (id) => this.identity(id), rule: (id): RuleInfo | undefined => this.manager.rule(id) });
+    const flow = flowOf(r, {
+      identity: (id) => this.identity(id),
+      rule: (id): RuleInfo | undefined => this.manager.rule(id),
+      defaultDeny: (local, dir, audit) => this.manager.defaultDenyBy(local, dir, audit),
+    });
     return { flow, pid: r.pid, startBoottime: Number(r.startBoottime) };
   }
 

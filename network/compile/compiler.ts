@@ -205,6 +205,20 @@ export class PolicyCompiler {
   }
 
   /** The loaded policies' units, by policy key. */
+  /**
+   * The policies that make a direction of a local identity default-deny, by key: with `audit`, those
+   * counted in the all-policies evaluation that are in audit mode (an AUDIT verdict's default deny).
+   */
+  defaultDenyPolicies(local: number, dir: 'ingress' | 'egress', audit: boolean): NetPolicy[] {
+    const bit = (dir === 'ingress' ? 0 : 2) + (audit ? 1 : 0);
+    const out: NetPolicy[] = [];
+    for (const key of [...this.loaded.keys()].sort()) {
+      const l = this.loaded.get(key)!;
+      if (((l.defaults.get(local) ?? 0) >> bit) & 1 && (!audit || l.unit.policy.mode === 'audit')) out.push(l.unit.policy);
+    }
+    return out;
+  }
+
   units(): IterableIterator<PolicyUnit> {
     return [...this.loaded.values()].map((l) => l.unit).values();
   }

@@ -1,8 +1,9 @@
 // The exported shape of network events: one `flow` object per record, in the spirit of Hubble's
 // flow (verdict, IP, l4, source/destination endpoints, the policy that decided) plus our process block.
 // Exported as {"network_flow": {...FlowJson, "process": {…}, "parent": {…}}, "node_name", "time"}: process
-// and parent are present when the record names a task (connect, sendmsg, DNS query), absent for
-// packets that arrive (ingress verdicts run in softirq, where no task is current).
+// and parent are present when the record names a task: the caller for connect, sendmsg and DNS
+// queries; for packets that arrive (ingress verdicts run in softirq) the receiving socket's owner when
+// the datapath knows it (an accepted socket inherits its listener's), else absent.
 // The pipeline builds it from a pal_net record; `palisade observe` filters and prints it.
 
 import type { Direction, PolicyMode, Verdict } from '../model.js';

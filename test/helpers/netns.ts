@@ -62,6 +62,8 @@ export class Peer {
 
   call(op: string, args: Record<string, unknown> = {}): Promise<PeerReply> {
     const id = this.#next++;
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null)
+      return Promise.resolve({ ok: false, code: 'EXITED', message: `peer exited before ${op}: ${this.#stderr}` });
     return new Promise((res) => {
       this.#waiting.set(id, res);
       this.proc.stdin.write(JSON.stringify({ id, op, ...args }) + '\n');

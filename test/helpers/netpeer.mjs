@@ -219,6 +219,7 @@ async function handle(cmd) {
       const sock = dgram.createSocket(cmd.host.includes(':') ? 'udp6' : 'udp4');
       try {
         const got = withTimeout(new Promise((res) => sock.once('message', (m) => res(m.toString()))), cmd.timeoutMs ?? 2000, 'udp');
+        got.catch(() => {}); // a refused send returns first: its timeout must not be an unhandled rejection
         await new Promise((res, rej) => sock.send(cmd.data, cmd.port, cmd.host, (e) => (e ? rej(e) : res())));
         return { ok: true, reply: await got };
       } catch (e) {

@@ -55,6 +55,22 @@ describe('NetworkPolicyManager', () => {
     ]);
   });
 
+  it('names the policy that made a direction default-deny (enforce, and audit-mode ones for AUDIT)', () => {
+    const { m } = manager();
+    m.add(WEB, 'web.yaml');
+    const web = m.state.cgroups.find((c) => c.cgroupId === 10n)!.identity;
+    const client = m.state.cgroups.find((c) => c.cgroupId === 30n)!.identity;
+    expect(m.defaultDenyBy(web, 'ingress', false)).toMatchObject({ name: 'web', kind: 'CiliumNetworkPolicy' });
+    expect(m.defaultDenyBy(web, 'egress', false)).toBeUndefined();
+    // NetworkPolicy without policyTypes: Ingress always, Egress because egress has rules
+    expect(m.defaultDenyBy(client, 'ingress', false)).toMatchObject({ name: 'client', kind: 'NetworkPolicy' });
+    expect(m.defaultDenyBy(client, 'egress', false)).toMatchObject({ name: 'client' });
+    expect(m.defaultDenyBy(web, 'ingress', true), 'no audit-mode policy').toBeUndefined();
+    m.add(WEB.split('---')[0]!.replace('name: web,', 'name: web-audit,'), 'audit.yaml', 'audit');
+    expect(m.defaultDenyBy(web, 'ingress', true)).toMatchObject({ name: 'web-audit', mode: 'audit' });
+    expect(m.defaultDenyBy(web, 'ingress', false)).toMatchObject({ name: 'web' });
+  });
+
   it('a bad file changes nothing, and its errors name file, line and field', () => {
     const { maps, m } = manager();
     m.add(WEB, 'web.yaml');
