@@ -340,6 +340,18 @@ spec:
   });
 });
 
+/** The file offset of a function: its address mapped through the program header that loads it. */
+function fileOffset(bin: string, symbol: string): number {
+  const addr = parseInt(/^([0-9a-f]+) T (\S+)$/m.exec(execFileSync('nm', ['--defined-only', bin], { encoding: 'utf8' }).split('\n').filter((l) => l.endsWith(` T ${symbol}`)).join('\n'))![1]!, 16);
+  for (const l of execFileSync('readelf', ['-lW', bin], { encoding: 'utf8' }).split('\n')) {
+    const m = /^\s*LOAD\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+\S+\s+0x([0-9a-f]+)/.exec(l);
+    if (!m) continue;
+    const [off, vaddr, size] = [parseInt(m[1]!, 16), parseInt(m[2]!, 16), parseInt(m[3]!, 16)];
+    if (addr >= vaddr && addr < vaddr + size) return addr - vaddr + off;
+  }
+  throw new Error(`${symbol}: no LOAD segment holds 0x${addr.toString(16)}`);
+}
+
 describe('uprobes', () => {
   it('decodes the arguments of a function in a test program', async () => {
     const src = join(work, 'target.c');
@@ -373,6 +385,33 @@ spec:
     expect(ev).toMatchObject({ path: bin, symbol: 'pal_target', process: { binary: bin } });
     expect(ev.args).toEqual([{ int_arg: -7 }, { long_arg: '1234567890123' }, { string_arg: 'hello uprobe' }]);
     await deletePolicy('uprobe-test');
+  });
+
+  it('attaches by file offset (offsets) as well as by symbol', async () => {
+    const src = join(work, 'off.c');
+    const bin = join(work, 'pal-offset-target');
+    writeFileSync(src, `__attribute__((noinline)) int pal_off(int a) { return a + 1; }
+int main(void) { return pal_off(41) == 42 ? 0 : 1; }
+`);
+    execFileSync('clang', ['-O1', '-g', '-o', bin, src]);
+    const offset = fileOffset(bin, 'pal_off');
+    expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: offset-test
+spec:
+  uprobes:
+  - path: ${bin}
+    offsets: ["0x${offset.toString(16)}"]
+    args:
+    - index: 0
+      type: int
+`)).stderr).toBe('');
+    expect(spawnSync(bin).status).toBe(0);
+    await agent.waitFor((e) => hookEvents(e, 'offset-test').length >= 1, 15_000, 'uprobe event by offset');
+    const ev = hookEvents(agent.events(), 'offset-test')[0]!;
+    expect(ev).toMatchObject({ path: bin, symbol: `0x${offset.toString(16)}`, args: [{ int_arg: 41 }], process: { binary: bin } });
+    await deletePolicy('offset-test');
   });
 
   it('uretprobe: returnArg and matchReturnArgs post only the calls whose return value matches', async () => {

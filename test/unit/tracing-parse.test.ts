@@ -488,11 +488,19 @@ describe('invalid policies: every error names file:line:col and the field', () =
       ],
     ],
     [
+      'uprobe offsets',
+      `${HEAD}  uprobes:\n  - path: /bin/true\n    offsets: [0x1140, "0x1150", -3, main]\n`,
+      [
+        'p.yaml:8:33 spec.uprobes[0].offsets[2]: expected a file offset (a number or "0x…"), got -3',
+        'p.yaml:8:37 spec.uprobes[0].offsets[3]: expected a file offset (a number or "0x…"), got "main"',
+      ],
+    ],
+    [
       'uprobe path and symbols, options',
       `${HEAD}  uprobes:\n  - path: bash\n    symbols: []\n  options:\n  - {name: policy-mod, value: monitor}\n  - {name: disable-kprobe-multi, value: "yes"}\n`,
       [
         'p.yaml:7:11 spec.uprobes[0].path: "bash" is not an absolute path',
-        'p.yaml:8:14 spec.uprobes[0].symbols: needs at least one symbol',
+        'p.yaml:8:14 spec.uprobes[0].symbols: needs at least one symbol (or file offset in offsets)',
         'p.yaml:10:12 spec.options[0].name: unknown option "policy-mod" (did you mean "policy-mode"?)',
         'p.yaml:11:41 spec.options[1].value: expected a boolean (true, false, 1 or 0), got "yes"',
       ],

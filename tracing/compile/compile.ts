@@ -173,11 +173,15 @@ class HookCompiler {
       }
       case 'uprobe': {
         spec.args.forEach((a, i) => this.plan(a, i, ArgSrc.Reg, a.index, 8, true));
-        const attach: AttachSpec[] = spec.symbols.map((symbol) => ({ kind: 'uprobe', binary: spec.path, symbol }));
+        const attach: AttachSpec[] = [
+          ...spec.symbols.map((symbol): AttachSpec => ({ kind: 'uprobe', binary: spec.path, symbol })),
+          ...spec.offsets.map((offset): AttachSpec => ({ kind: 'uprobe', binary: spec.path, offset })),
+        ];
+        const where = [...spec.symbols, ...spec.offsets.map((n) => `0x${n.toString(16)}`)].join(',');
         return {
           event: 'process_uprobe', program: 'pal_uprobe', attach,
-          hookJson: `"path":${JSON.stringify(spec.path)},"symbol":${JSON.stringify(spec.symbols.join(','))}`,
-          label: `${spec.path}:${spec.symbols.join(',')}`,
+          hookJson: `"path":${JSON.stringify(spec.path)},"symbol":${JSON.stringify(where)}`,
+          label: `${spec.path}:${where}`,
           ...this.ret('pal_uretprobe', attach.map((a) => ({ ...a, retprobe: true }))),
         };
       }

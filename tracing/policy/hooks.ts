@@ -1,8 +1,8 @@
 // Hook specs: kprobes, tracepoints, uprobes and LSM hooks, with their arguments and selectors.
-import { isMap, isSeq, type Node } from 'yaml';
+import { isMap, isScalar, type Node } from 'yaml';
 import { didYouMean, unknownValue } from './errors.js';
 import { LIMITS } from './limits.js';
-import { Ctx, join, readObj, type Item, type Obj } from './reader.js';
+import { Ctx, describe, join, readObj, type Item, type Obj } from './reader.js';
 import { UNSUPPORTED_ARG_TYPES } from './schema.js';
 import { parseSelector, type HookCtx, type Macros } from './selectors.js';
 import {
@@ -189,11 +189,10 @@ export function parseTracepoint(ctx: Ctx, item: Item, pol: PolicyCtx): Tracepoin
 }
 
 export function parseUprobe(ctx: Ctx, item: Item, pol: PolicyCtx): UprobeSpec | undefined {
-  const byAddress = 'attaching by offset or address is not implemented; name the function in symbols';
-  const o = readObj(ctx, item.node, item.path, ['path', 'symbols', 'return', 'returnArg', 'args', 'selectors', 'message', 'tags'], {
-    offsets: byAddress,
+  const byAddress = 'attaching by virtual address is not implemented; name the function in symbols or give its file offset in offsets';
+  const o = readObj(ctx, item.node, item.path, ['path', 'symbols', 'offsets', 'return', 'returnArg', 'args', 'selectors', 'message', 'tags'], {
     addrs: byAddress,
-    refCtrOffsets: byAddress,
+    refCtrOffsets: 'USDT semaphores (refCtrOffsets) are not implemented',
     data: 'data fields are not implemented',
     btfPath: 'resolving struct fields through BTF is not implemented',
     resolvePathInContainer: 'resolving the path inside containers is not implemented; give the path on the host',
@@ -203,15 +202,27 @@ export function parseUprobe(ctx: Ctx, item: Item, pol: PolicyCtx): UprobeSpec | 
   if (path !== undefined && !path.startsWith('/')) {
     ctx.error(o.get('path')!.value, join(o.path, 'path'), `${JSON.stringify(path)} is not an absolute path`);
   }
-  const symbols = o.strList('symbols', true);
-  const sf = o.get('symbols');
-  if (sf && isSeq(sf.value) && sf.value.items.length === 0) ctx.error(sf.value, sf.path, 'needs at least one symbol');
+  const symbols = o.strList('symbols');
+  // Offsets: in the file, as `objdump -F` prints them (Tetragon's offsets); numbers or "0x…" strings.
+  const offsets: number[] = [];
+  for (const it of o.seq('offsets') ?? []) {
+    const n = isScalar(it.node) && typeof it.node.value === 'number' ? it.node.value
+      : isScalar(it.node) && typeof it.node.value === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(it.node.value) ? Number(it.node.value) : NaN;
+    if (Number.isSafeInteger(n) && n >= 0) offsets.push(n);
+    else ctx.error(it.node, it.path, `expected a file offset (a number or "0x…"), got ${describe(it.node)}`);
+  }
+  if (symbols.length === 0 && offsets.length === 0 && !o.has('symbols') && !o.has('offsets')) {
+    ctx.error(item.node, join(item.path, 'symbols'), 'needs at least one symbol (or file offset in offsets)');
+  } else if (symbols.length === 0 && offsets.length === 0) {
+    const f = o.get('symbols') ?? o.get('offsets')!;
+    ctx.error(f.value, f.path, 'needs at least one symbol (or file offset in offsets)');
+  }
   const r = parseReturn(ctx, o, 'uprobe');
   const { ret, returnArg } = r;
   const args = parseArgs(ctx, o, 'uprobe');
   const common = parseCommon(ctx, o, hookCtx('uprobe', item.path, args, pol, r), pol);
   if (path === undefined) return undefined;
-  const u: UprobeSpec = { hook: 'uprobe', path, symbols: symbols.map((s) => s.value), return: ret, args, ...common };
+  const u: UprobeSpec = { hook: 'uprobe', path, symbols: symbols.map((s) => s.value), offsets, return: ret, args, ...common };
   if (returnArg && ret) u.returnArg = returnArg;
   return u;
 }

@@ -107,6 +107,8 @@ export interface UprobeSpec extends HookBase {
   hook: 'uprobe';
   path: string;
   symbols: string[];
+  /** File offsets to attach at, beside the symbols. */
+  offsets: number[];
   return: boolean;
   returnArg?: ArgSpec;
 }
