@@ -536,7 +536,7 @@ spec:
       type: int
 `);
     expect(kprobe.code).not.toBe(0);
-    expect(kprobe.stderr).toContain(`${kprobe.file}:1:1 spec.kprobes[0]: needs kprobes or their fentry fallback, and this kernel has neither: kprobe: this kernel has no kprobe support (CONFIG_KPROBES unset)`);
+    expect(kprobe.stderr).toContain(`${kprobe.file}:7:5 spec.kprobes[0]: needs kprobes or their fentry fallback, and this kernel has neither: kprobe: this kernel has no kprobe support (CONFIG_KPROBES unset)`);
     const lsm = await addPolicy(`apiVersion: cilium.io/v1alpha1
 kind: TracingPolicy
 metadata:
@@ -549,9 +549,9 @@ spec:
       type: int
 `);
     expect(lsm.code).not.toBe(0);
-    expect(lsm.stderr).toContain(`${lsm.file}:1:1 spec.lsmhooks[0]: needs BPF LSM programs, which this kernel refuses: loading a minimal program against bpf_lsm_file_open failed: EPERM`);
+    expect(lsm.stderr).toContain(`${lsm.file}:7:5 spec.lsmhooks[0]: needs BPF LSM programs, which this kernel refuses: loading a minimal program against bpf_lsm_file_open failed: EPERM`);
     const missing = await addPolicy(openPolicy('missing-tp', '').replace('sys_enter_openat', 'sys_enter_nosuchcall').replace('    selectors:\n', ''));
-    expect(missing.stderr).toContain(`${missing.file}:1:1 spec.tracepoints[0].event: the kernel has no tracepoint syscalls/sys_enter_nosuchcall`);
+    expect(missing.stderr).toContain(`${missing.file}:8:5 spec.tracepoints[0].event: the kernel has no tracepoint syscalls/sys_enter_nosuchcall`);
     const badIndex = await addPolicy(openPolicy('bad-index', '').replace('index: 7', 'index: 20').replace('    selectors:\n', ''));
     expect(badIndex.stderr).toContain('spec.tracepoints[0].args[2].index: syscalls/sys_enter_openat has 9 fields');
 

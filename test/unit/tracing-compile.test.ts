@@ -227,9 +227,9 @@ describe('selector compiler', () => {
     - {index: 5, type: string}
 `);
     expect(r.errors.map((e) => `${e.file}:${e.line} ${e.path}: ${e.message}`)).toEqual([
-      'p.yaml:1 spec.tracepoints[0].args[0].index: syscalls/sys_enter_openat has 9 fields (index 0 to 8, common_* fields included); there is no field 9',
-      'p.yaml:1 spec.tracepoints[1].event: the kernel has no tracepoint syscalls/sys_enter_nope',
-      'p.yaml:1 spec.tracepoints[2].args[0].type: string needs a pointer field; field 5 is "int dfd"',
+      'p.yaml:10 spec.tracepoints[0].args[0].index: syscalls/sys_enter_openat has 9 fields (index 0 to 8, common_* fields included); there is no field 9',
+      'p.yaml:12 spec.tracepoints[1].event: the kernel has no tracepoint syscalls/sys_enter_nope',
+      'p.yaml:18 spec.tracepoints[2].args[0].type: string needs a pointer field; field 5 is "int dfd"',
     ]);
   });
 });

@@ -46,7 +46,9 @@ describe('valid policies (Tetragon examples) parse to the model', () => {
 
   it('fd_install: args, Equal on a file, binaries and namespaces', () => {
     const { policies } = fixture('valid', 'fd-install.yaml');
-    expect(policies).toEqual<TracingPolicy[]>([
+    // where the fields start, for errors found after parsing (the compiler's)
+    expect(policies[0]!.source.positions?.get('spec.kprobes[0].args[1]')).toEqual({ line: 13, column: 7 });
+    expect(policies.map((p) => ({ ...p, source: { file: p.source.file, line: p.source.line } }))).toEqual<TracingPolicy[]>([
       {
         kind: 'TracingPolicy',
         metadata: { name: 'fd-install', labels: {}, annotations: {} },

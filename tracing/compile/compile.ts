@@ -89,10 +89,20 @@ export function compilePolicy(p: TracingPolicy, env: CompileEnv): CompileResult 
       hooks.push(new HookCompiler(p, path, spec, env).compile());
     } catch (e) {
       if (!(e instanceof HookError)) throw e;
-      errors.push({ file: p.source.file, line: p.source.line, column: 1, path: e.path, message: e.message });
+      errors.push({ file: p.source.file, ...positionOf(p, e.path), path: e.path, message: e.message });
     }
   }
   return { hooks, errors };
+}
+
+/** Where the field an error is about starts: the path itself, else its nearest parent that was read. */
+function positionOf(p: TracingPolicy, path: string): { line: number; column: number } {
+  for (let q = path; q !== ''; q = q.replace(/(\.[^.[]+|\[\d+\])$/, '')) {
+    const at = p.source.positions?.get(q);
+    if (at) return at;
+    if (!/(\.[^.[]+|\[\d+\])$/.test(q)) break;
+  }
+  return { line: p.source.line, column: 1 };
 }
 
 interface ArgPlan {

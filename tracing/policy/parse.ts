@@ -102,7 +102,7 @@ function parseDocument(ctx: Ctx, root: Node, names: Map<string, string>): Tracin
   const prev = names.get(key);
   if (prev) ctx.error(meta.nameNode, 'metadata.name', `${JSON.stringify(metadata.name)} is already the name of the policy at line ${prev}`);
   else names.set(key, String(ctx.line(root)));
-  return { kind, metadata, spec, source: { file: ctx.file, line: ctx.line(root) } };
+  return { kind, metadata, spec, source: { file: ctx.file, line: ctx.line(root), positions: ctx.positions } };
 }
 
 function parseMetadata(ctx: Ctx, f: Field, kind: PolicyKind | undefined): { metadata: PolicyMetadata; nameNode: Node | null } | undefined {

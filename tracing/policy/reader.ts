@@ -9,6 +9,9 @@ export const at = (path: string, i: number): string => `${path}[${i}]`;
 
 export class Ctx {
   readonly errors: PolicyError[] = [];
+  /** Where each field and list item read so far starts, by field path: later stages (the compiler)
+   *  point their errors at the field they are about. */
+  readonly positions = new Map<string, { line: number; column: number }>();
   constructor(
     readonly file: string,
     private readonly lc: LineCounter,
@@ -23,6 +26,11 @@ export class Ctx {
   /** A context that collects into its own list: used to re-check macros where they are used. */
   child(): Ctx {
     return new Ctx(this.file, this.lc, this.doc);
+  }
+
+  mark(node: Node | null, path: string): void {
+    const { line, col } = this.lc.linePos(node?.range?.[0] ?? 0);
+    this.positions.set(path, { line, column: col });
   }
 
   line(node: Node): number {
@@ -178,7 +186,11 @@ export function readSeq(ctx: Ctx, node: Node | null, path: string): Item[] | und
     ctx.error(node, path, `expected a list, got ${describe(node)}`);
     return undefined;
   }
-  return node.items.map((n, i) => ({ node: ctx.deref(n), path: at(path, i) }));
+  return node.items.map((n, i) => {
+    const item = { node: ctx.deref(n), path: at(path, i) };
+    ctx.mark(item.node, item.path);
+    return item;
+  });
 }
 
 /**
@@ -225,6 +237,7 @@ export function readObj(
       continue;
     }
     fields.set(key, { key: keyNode, value, path: p });
+    ctx.mark(keyNode, p);
   }
   return new Obj(ctx, node, path, fields, suggestions, rejected);
 }

@@ -24,7 +24,8 @@ export interface TracingPolicy {
   metadata: PolicyMetadata;
   spec: PolicySpec;
   /** File and line of the document, for messages about the policy as a whole. */
-  source: { file: string; line: number };
+  /** positions: where each field path of the document starts (for errors found after parsing). */
+  source: { file: string; line: number; positions?: ReadonlyMap<string, { line: number; column: number }> };
 }
 
 export interface PolicyMetadata {
