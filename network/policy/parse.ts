@@ -1,8 +1,8 @@
 // Reads network-policy YAML (several documents per file) of Kubernetes NetworkPolicy and Cilium(Clusterwide)
 // NetworkPolicy into NetPolicy. Every problem is reported with file, line, column and field path.
-import { isMap, isScalar, LineCounter, parseAllDocuments, type Node } from 'yaml';
+import { isMap, isScalar, type Node } from 'yaml';
 import { unknownValue } from '../../tracing/policy/errors.js';
-import { Ctx, readObj, readStringMap, type Obj } from '../../tracing/policy/reader.js';
+import { Ctx, readDocuments, readObj, readStringMap, type Obj } from '../../tracing/policy/reader.js';
 import type { PolicyError } from '../../tracing/policy/types.js';
 import type { PolicyMode } from '../model.js';
 import { parseCiliumSpecs } from './cilium.js';
@@ -38,25 +38,8 @@ export interface NetParseResult {
  * palisade.io/mode; without either a policy enforces.
  */
 export function parseNetworkPolicies(text: string, file: string, mode?: PolicyMode): NetParseResult {
-  const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false });
-  const policies: NetPolicy[] = [];
-  const errors: PolicyError[] = [];
   const seen = new Map<string, number>();
-  let documents = 0;
-  for (const doc of docs) {
-    if (doc.errors.length > 0) {
-      for (const e of doc.errors) {
-        const { line, col } = lc.linePos(e.pos[0]);
-        errors.push({ file, line, column: col, path: '', message: `invalid YAML: ${e.message.split('\n')[0]}` });
-      }
-      documents++;
-      continue;
-    }
-    const root = doc.contents;
-    if (root === null || (isScalar(root) && root.value === null)) continue;
-    documents++;
-    const ctx = new Ctx(file, lc, doc);
+  const { items, errors } = readDocuments(text, file, 'network policy', (ctx, root) => {
     const policy = parseDocument(ctx, root, mode);
     if (policy) {
       const key = policyKey(policy);
@@ -64,11 +47,9 @@ export function parseNetworkPolicies(text: string, file: string, mode?: PolicyMo
       if (prev !== undefined) ctx.error(root, 'metadata.name', `${policy.kind} ${JSON.stringify(policy.name)} is already defined in this file at line ${prev}`);
       else seen.set(key, policy.source.line);
     }
-    errors.push(...ctx.errors.sort((x, y) => x.line - y.line || x.column - y.column));
-    if (policy && ctx.errors.length === 0) policies.push(policy);
-  }
-  if (documents === 0) errors.push({ file, line: 1, column: 1, path: '', message: 'no network policy in the file' });
-  return { policies, errors };
+    return policy;
+  });
+  return { policies: items, errors };
 }
 
 function parseDocument(ctx: Ctx, root: Node, modeOverride: PolicyMode | undefined): NetPolicy | undefined {

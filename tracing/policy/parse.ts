@@ -1,9 +1,9 @@
 // Reads TracingPolicy YAML (several documents per file) into the checked model of types.ts.
 // Every problem in the file is reported, each naming file, line, column and field path.
-import { isMap, isScalar, LineCounter, parseAllDocuments, type Node } from 'yaml';
+import { isMap, isScalar, type Node } from 'yaml';
 import { didYouMean, unknownValue } from './errors.js';
 import { parseKprobe, parseLsmHook, parseTracepoint, parseUprobe, type PolicyCtx } from './hooks.js';
-import { Ctx, describe, join, readObj, readStr, readStringMap, scalarText, type Field, type Obj } from './reader.js';
+import { Ctx, describe, join, readDocuments, readObj, readStr, readStringMap, scalarText, type Field, type Obj } from './reader.js';
 import { OPTION_NAMES } from './schema.js';
 import { parseSelector, type Macros } from './selectors.js';
 import {
@@ -50,32 +50,9 @@ export interface ParseResult {
 }
 
 export function parsePolicies(text: string, file: string): ParseResult {
-  const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false });
-  const policies: TracingPolicy[] = [];
-  const errors: PolicyError[] = [];
   const names = new Map<string, string>();
-  let documents = 0;
-  for (const doc of docs) {
-    if (doc.errors.length > 0) {
-      for (const e of doc.errors) {
-        const { line, col } = lc.linePos(e.pos[0]);
-        errors.push({ file, line, column: col, path: '', message: `invalid YAML: ${e.message.split('\n')[0]}` });
-      }
-      documents++;
-      continue;
-    }
-    const root = doc.contents;
-    if (root === null || (isScalar(root) && root.value === null)) continue; // an empty document, e.g. a trailing ---
-    documents++;
-    const ctx = new Ctx(file, lc, doc);
-    const policy = parseDocument(ctx, root, names);
-    // Checks run field by field, not in file order: report in the order of the text.
-    errors.push(...ctx.errors.sort((x, y) => x.line - y.line || x.column - y.column));
-    if (policy && ctx.errors.length === 0) policies.push(policy);
-  }
-  if (documents === 0) errors.push({ file, line: 1, column: 1, path: '', message: 'no TracingPolicy in the file' });
-  return { policies, errors };
+  const { items, errors } = readDocuments(text, file, 'TracingPolicy', (ctx, root) => parseDocument(ctx, root, names));
+  return { policies: items, errors };
 }
 
 function parseDocument(ctx: Ctx, root: Node, names: Map<string, string>): TracingPolicy | undefined {

@@ -1,6 +1,6 @@
 // Typed access to a YAML node tree that records every problem with its file, line, column and
 // field path and keeps going, so one run reports all errors in a file.
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Scalar, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node, type Scalar, type YAMLMap } from 'yaml';
 import { closest, didYouMean } from './errors.js';
 import type { PolicyError } from './types.js';
 
@@ -43,6 +43,40 @@ export class Ctx {
     if (isAlias(node)) return (node.resolve(this.doc) as Node | undefined) ?? null;
     return node as Node;
   }
+}
+
+/**
+ * Every document of a YAML file, each parsed by `each` with its own context (errors sorted in the
+ * order of the text). Invalid YAML and a file with no document are errors; an empty document (a
+ * trailing ---) is skipped. Returns what `each` returned for the documents without errors.
+ */
+export function readDocuments<T>(text: string, file: string, what: string, each: (ctx: Ctx, root: Node) => T | undefined): { items: T[]; errors: PolicyError[] } {
+  const lc = new LineCounter();
+  const items: T[] = [];
+  const errors: PolicyError[] = [];
+  let documents = 0;
+  for (const doc of parseAllDocuments(text, { lineCounter: lc, prettyErrors: false })) {
+    documents++;
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        const { line, col } = lc.linePos(e.pos[0]);
+        errors.push({ file, line, column: col, path: '', message: `invalid YAML: ${e.message.split('\n')[0]}` });
+      }
+      continue;
+    }
+    const root = doc.contents;
+    if (root === null || (isScalar(root) && root.value === null)) {
+      documents--;
+      continue;
+    }
+    const ctx = new Ctx(file, lc, doc);
+    const item = each(ctx, root);
+    // Checks run field by field, not in file order: report in the order of the text.
+    errors.push(...ctx.errors.sort((x, y) => x.line - y.line || x.column - y.column));
+    if (item !== undefined && ctx.errors.length === 0) items.push(item);
+  }
+  if (documents === 0) errors.push({ file, line: 1, column: 1, path: '', message: `no ${what} in the file` });
+  return { items, errors };
 }
 
 /** The text of a scalar as written: `0x200` stays `0x200`, quoted strings lose their quotes. */
