@@ -128,6 +128,7 @@ export class Agent {
           labelsFile: cfg.network.workloadsFile || null, historySize: cfg.network.historySize,
         });
         sinks.push(new FlowHistorySink(this.network.history));
+        this.policies.useWorkloads(this.network.workloadSource());
       } catch (e) {
         // A kernel that refuses the network programs costs network policy, not the agent.
         const err = e as Error & { libbpfLog?: string };

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from '../native/index.js';
 import type { ArgDecode, CompileEnv, HookEvent } from './compile/compile.js';
-import { compilePolicy } from './compile/compile.js';
+import { compilePolicy, type WorkloadScope } from './compile/compile.js';
 import { parsePolicies, type PolicyError, type PolicyMode, type TracingPolicy } from './policy/index.js';
 import { LoadedHook, type HookCounts, type SharedMaps } from './sensor/hook.js';
 import { MarkError, ProcessMarks, type LiveProcess } from './sensor/marks.js';
@@ -51,6 +51,13 @@ export interface PolicyManagerOptions {
   processes: () => Iterable<LiveProcess>;
 }
 
+/** Workloads (cgroups with namespace and labels), from the agent's workload store. */
+export interface WorkloadSource {
+  cgroupsOf(scope: WorkloadScope): bigint[];
+  /** Calls fn after every change of the workloads; returns the unsubscribe function. */
+  onChange(fn: () => void): () => void;
+}
+
 interface LoadedPolicy {
   policy: TracingPolicy;
   hooks: LoadedHook[];
@@ -74,6 +81,24 @@ export class PolicyManager {
     this.marks = new ProcessMarks({ names: shared.pal_bin_names, cfg: shared.pal_marks_cfg, procs: shared.pal_proc_marks }, opts.processes);
   }
 
+  private workloads: WorkloadSource | null = null;
+  private unsubscribe: (() => void) | null = null;
+
+  /** The workloads podSelector and namespaced policies select; until given, such policies are refused. */
+  useWorkloads(src: WorkloadSource): void {
+    this.unsubscribe?.();
+    this.workloads = src;
+    this.unsubscribe = src.onChange(() => this.syncWorkloads());
+    this.syncWorkloads();
+  }
+
+  /** Every scoped hook's cgroup set, from the workloads as they are now. */
+  private syncWorkloads(): void {
+    const src = this.workloads;
+    if (!src) return;
+    for (const p of this.policies.values()) for (const h of p.hooks) if (h.compiled.workloads) h.setCgroups(src.cgroupsOf(h.compiled.workloads));
+  }
+
   /** Parses, compiles and loads every policy in the text. Errors carry file:line:col and field. */
   add(text: string, file: string, mode?: PolicyMode): AddResult {
     const parsed = parsePolicies(text, file);
@@ -90,6 +115,10 @@ export class PolicyManager {
       const compiled = compilePolicy(p, this.opts.env);
       if (compiled.errors.length > 0) {
         errors.push(...compiled.errors);
+        continue;
+      }
+      if (!this.workloads && compiled.hooks.some((h) => h.workloads)) {
+        errors.push({ ...at, path: p.spec.podSelector ? 'spec.podSelector' : 'metadata.namespace', message: 'selects workloads, and this agent runs without workloads (network off): it would apply to every process' });
         continue;
       }
       try {
@@ -162,6 +191,7 @@ export class PolicyManager {
   }
 
   close(): void {
+    this.unsubscribe?.();
     for (const name of [...this.policies.keys()]) this.delete(name);
   }
 
@@ -194,6 +224,7 @@ export class PolicyManager {
         try {
           const h = LoadedHook.load(c, id, bits, this.opts.shared);
           hooks.push(h);
+          if (c.workloads) h.setCgroups(this.workloads!.cgroupsOf(c.workloads)); // before attach: never unscoped
           h.attach();
         } catch (e) {
           throw new HookLoadError(c.path, e);

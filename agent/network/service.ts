@@ -11,6 +11,9 @@ import type { FlowJson } from '../../network/flows/types.js';
 import { NetworkPolicyManager, type NetAddResult } from '../../network/manager.js';
 import { ID, type DatapathState, type PolicyMode, type RuleInfo, type Workload } from '../../network/model.js';
 import type { ProcessMarks } from '../../tracing/sensor/marks.js';
+import type { WorkloadSource } from '../../tracing/manager.js';
+import { matches } from '../../network/policy/selectors.js';
+import type { Selector } from '../../network/policy/types.js';
 import { formatPolicyError } from '../../tracing/policy/index.js';
 import { readNetnsAddresses } from '../identity/addresses.js';
 import { WorkloadStore } from '../identity/store.js';
@@ -108,6 +111,26 @@ export class NetworkService {
       case 'netpol_list':
         return { policies: this.manager.list() };
     }
+  }
+
+  /** Workloads for TracingPolicy podSelector and namespaced policies. */
+  workloadSource(): WorkloadSource {
+    return {
+      cgroupsOf: (scope) => {
+        const sel: Selector | null = scope.selector
+          ? {
+            requirements: [
+              ...Object.entries(scope.selector.matchLabels).map(([key, v]) => ({ key, operator: 'In' as const, values: [v] })),
+              ...scope.selector.matchExpressions,
+            ],
+          }
+          : null;
+        return this.store.list()
+          .filter((w) => (scope.namespace === undefined || w.namespace === scope.namespace) && (!sel || matches(sel, w.labels)))
+          .map((w) => w.cgroupId);
+      },
+      onChange: (fn) => this.store.onChange(() => fn()),
+    };
   }
 
   /** The identity the workload of a cgroup has, for `palisade endpoint list`. */

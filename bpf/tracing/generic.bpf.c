@@ -61,6 +61,14 @@ struct {
 	__type(value, __u8);
 } num_set SEC(".maps");
 
+/* The workloads' cgroups a podSelector or a namespaced policy selects (kept current by the agent). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_set SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
@@ -705,6 +713,12 @@ static __always_inline int pal_generic(void *ctx)
 
 	if (!s)
 		return 0;
+	if (cfg.cgroup_filter) {
+		__u64 cgid = bpf_get_current_cgroup_id();
+
+		if (!bpf_map_lookup_elem(&cgroup_set, &cgid))
+			return 0;
+	}
 	if (cfg.nselectors == 0) {
 		candidates = 1;
 	} else {

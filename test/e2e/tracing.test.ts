@@ -1,7 +1,7 @@
 // The TracingPolicy engine end to end: policies compiled into real BPF programs in this kernel,
 // selectors evaluated there, real processes triggering them, events read from the agent's export.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, realpathSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -451,6 +451,41 @@ spec:
     ]);
     expect(got[0]).toMatchObject({ path: bin, symbol: 'pal_double', process: { binary: bin } });
     await deletePolicy('uretprobe-test');
+  });
+});
+
+describe('podSelector and namespaced policies', () => {
+  it('apply only to the processes of the selected workloads (their cgroups, in the kernel)', async () => {
+    const root = '/sys/fs/cgroup/unified';
+    const name = `pal-tr-pod-${process.pid}`;
+    const cg = join(root, name);
+    mkdirSync(cg, { recursive: true });
+    const marker = join(work, 'pod-marker');
+    writeFileSync(marker, 'x');
+    // cat the marker from inside the workload's cgroup, or from here
+    const catIn = (): number | null => spawnSync('sh', ['-c', `echo $$ > ${cg}/cgroup.procs && exec cat ${marker}`]).status;
+    const catOut = (): number | null => spawnSync('cat', [marker]).status;
+    try {
+      expect((await runCli(['endpoint', 'label', name, 'app=scoped', '--namespace', 'shop', '--socket', agent.socket])).code).toBe(0);
+      const namespaced = (pname: string, ns: string): string =>
+        openPolicy(pname, equalPath(marker)).replace('kind: TracingPolicy\nmetadata:\n', `kind: TracingPolicyNamespaced\nmetadata:\n  namespace: ${ns}\n`);
+      expect((await addPolicy(openPolicy('pod-scoped', equalPath(marker), '  podSelector:\n    matchLabels:\n      app: scoped\n'))).stderr).toBe('');
+      expect((await addPolicy(namespaced('ns-shop', 'shop'))).stderr).toBe('');
+      expect((await addPolicy(namespaced('ns-other', 'other'))).stderr).toBe('');
+      expect(catOut()).toBe(0);
+      expect(catIn()).toBe(0);
+      await agent.waitFor((e) => hookEvents(e, 'pod-scoped').length >= 1 && hookEvents(e, 'ns-shop').length >= 1, 15_000, 'scoped events');
+      await new Promise((r) => setTimeout(r, 300));
+      const evs = agent.events();
+      // one event each, the cat inside the cgroup; none from the cat outside, none for namespace "other"
+      for (const p of ['pod-scoped', 'ns-shop']) expect(hookEvents(evs, p).map((e: Ev) => e.process.binary)).toEqual(['/usr/bin/cat']);
+      expect(hookEvents(evs, 'ns-other')).toEqual([]);
+      expect(hookEvents(evs, 'pod-scoped')[0].process.pid).toBe(hookEvents(evs, 'ns-shop')[0].process.pid);
+      for (const p of ['pod-scoped', 'ns-shop', 'ns-other']) await deletePolicy(p);
+    } finally {
+      await runCli(['endpoint', 'unlabel', name, '--socket', agent.socket]);
+      rmdirSync(cg);
+    }
   });
 });
 

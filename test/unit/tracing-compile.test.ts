@@ -196,6 +196,26 @@ describe('selector compiler', () => {
     ]);
   });
 
+  it('scopes podSelector and namespaced policies to workload cgroups; refuses containerSelector', () => {
+    const hook = `  tracepoints:
+  - subsystem: syscalls
+    event: sys_enter_openat
+`;
+    const pod = compile(head('pod') + `  podSelector:
+    matchLabels: {app: web}
+` + hook);
+    expect(pod.hooks[0]!.workloads).toEqual({ selector: { matchLabels: { app: 'web' }, matchExpressions: [] } });
+    expect(pod.hooks[0]!.cfg[HOOK_CFG.cgroup_filter]).toBe(1);
+    const ns = compile(head('ns').replace('kind: TracingPolicy', 'kind: TracingPolicyNamespaced').replace('  name: ns', '  name: ns\n  namespace: shop') + hook);
+    expect(ns.hooks[0]!.workloads).toEqual({ namespace: 'shop' });
+    const all = compile(head('all') + hook);
+    expect([all.hooks[0]!.workloads, all.hooks[0]!.cfg[HOOK_CFG.cgroup_filter]]).toEqual([undefined, 0]);
+    const ctr = compile(head('ctr') + `  containerSelector:
+    matchLabels: {name: nginx}
+` + hook);
+    expect(ctr.errors.map((e) => `${e.line}:${e.column} ${e.path}`)).toEqual(['6:3 spec.containerSelector']);
+  });
+
   it('reads a char_buf length from the field sizeArgIndex names', () => {
     const r = compile(head('buf') + `  tracepoints:
   - subsystem: syscalls

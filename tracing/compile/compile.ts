@@ -4,7 +4,7 @@
 import type { AttachSpec } from '../../native/index.js';
 import { CAPABILITIES, ARG_TYPE_INFO } from '../policy/schema.js';
 import {
-  NAMESPACE_TYPES, type Action, type ArgFilter, type ArgSpec, type BinaryFilter, type HookSpec, type PolicyError,
+  NAMESPACE_TYPES, type Action, type ArgFilter, type ArgSpec, type BinaryFilter, type HookSpec, type LabelSelector, type PolicyError,
   type Selector, type TracingPolicy,
 } from '../policy/types.js';
 import {
@@ -58,6 +58,15 @@ export interface CompiledHook {
   marks: MarkRequest[];
   /** Some Post action has a rateLimit: the hook needs its rate map. */
   rateLimited: boolean;
+  /** podSelector or a namespaced policy: only tasks in the selected workloads' cgroups (cgroup_set). */
+  workloads?: WorkloadScope;
+}
+
+/** Which workloads a policy applies to: those of `namespace` (a TracingPolicyNamespaced) whose
+ *  labels `selector` matches (absent: all of them). */
+export interface WorkloadScope {
+  namespace?: string;
+  selector?: LabelSelector;
 }
 
 export interface CompileResult {
@@ -136,7 +145,10 @@ class HookCompiler {
     cfg.writeUInt8(this.policy.spec.mode === 'monitor' ? 1 : 0, HOOK_CFG.monitor);
     spec.selectors.forEach((s, i) => this.selector(s, i, HOOK_CFG.sel + i * SELECTOR_CFG.$size, `${path}.selectors[${i}]`));
     cfg.writeUInt8(this.marks.length > 0 ? 1 : 0, HOOK_CFG.needs_marks);
+    const workloads = this.workloadScope();
+    if (workloads) cfg.writeUInt8(1, HOOK_CFG.cgroup_filter);
     return {
+      ...(workloads ? { workloads } : {}),
       ...base,
       path,
       args: this.plans.map((a) => decodeOf(a)),
@@ -227,6 +239,17 @@ class HookCompiler {
         };
       }
     }
+  }
+
+  private workloadScope(): WorkloadScope | undefined {
+    const { spec, metadata } = this.policy;
+    if (spec.containerSelector) {
+      throw new HookError('spec.containerSelector', 'containerSelector needs the names Kubernetes gives containers, which a standalone agent does not know: select with podSelector labels');
+    }
+    const scope: WorkloadScope = {};
+    if (spec.podSelector) scope.selector = spec.podSelector;
+    if (this.policy.kind === 'TracingPolicyNamespaced' && metadata.namespace !== undefined) scope.namespace = metadata.namespace;
+    return scope.selector || scope.namespace !== undefined ? scope : undefined;
   }
 
   /** return: true — plans the return value into the last args slot and names the return program. */

@@ -12,7 +12,7 @@ export const SELECTOR_CFG = {
   args: 16, pids: 216, ns: 280, caps: 480, actions: 528, ret_args: 576, ret_actions: 656, $size: 704,
 } as const;
 export const HOOK_CFG = {
-  hook_id: 0, nargs: 4, nselectors: 5, monitor: 6, needs_marks: 7, has_return: 8, pad: 9, args: 12, sel: 88, $size: 3608,
+  hook_id: 0, nargs: 4, nselectors: 5, monitor: 6, needs_marks: 7, has_return: 8, cgroup_filter: 9, pad: 10, args: 12, sel: 88, $size: 3608,
 } as const;
 export const STR_KEY = { prefixlen: 0, map_id: 4, data: 8, $size: 260 } as const;
 export const ADDR_KEY = { prefixlen: 0, map_id: 4, addr: 8, $size: 24 } as const;

@@ -14,6 +14,9 @@ export type HookCounts = Record<(typeof HOOK_STAT_NAMES)[number], number>;
 
 export const GENERIC_OBJECT = (): string => join(packageRoot(), 'build', 'bpf', 'generic.bpf.o');
 
+/** Workload cgroups one podSelector can select. */
+const CGROUP_SET_MAX = 16384;
+
 /** Threads inside a return-probed function at once; beyond this an entry's record is counted lost. */
 const RET_PENDING_MAX = 4096;
 
@@ -45,6 +48,7 @@ export class LoadedHook {
       obj.setMapMaxEntries('num_set', Math.max(1, c.numKeys.length));
       obj.setMapMaxEntries('addr_match', Math.max(1, c.addrKeys.length));
       if (!c.rateLimited) obj.setMapMaxEntries('rate', 1); // an LRU map is preallocated: ~0.6 MB at 8192
+      if (c.workloads) obj.setMapMaxEntries('cgroup_set', CGROUP_SET_MAX);
       obj.load();
       const one = Buffer.from([1]);
       for (const [map, keys] of [['str_match', c.strKeys], ['num_set', c.numKeys], ['addr_match', c.addrKeys]] as const) {
@@ -56,6 +60,19 @@ export class LoadedHook {
     } catch (e) {
       obj.close();
       throw e;
+    }
+  }
+
+  /** The cgroups of the workloads a podSelector / namespaced policy selects now (replaces the set). */
+  setCgroups(ids: readonly bigint[]): void {
+    const set = this.obj.map('cgroup_set');
+    const want = new Set(ids.map((id) => id.toString()));
+    const key = Buffer.alloc(8);
+    for (const k of set.keys()) if (!want.has(k.readBigUInt64LE().toString())) set.delete(k);
+    const one = Buffer.from([1]);
+    for (const id of ids) {
+      key.writeBigUInt64LE(id);
+      set.update(key, one);
     }
   }
 

@@ -157,7 +157,8 @@ struct pal_hook_cfg {
 	__u8 monitor;     /* report enforcement actions without taking them */
 	__u8 needs_marks; /* a selector tests pal_proc_marks bits (matchBinaries, followForks) */
 	__u8 has_return;  /* return probe: the entry parks the record, the return posts it */
-	__u8 pad[3];
+	__u8 cgroup_filter; /* podSelector, namespaced policy: only tasks of the cgroups in cgroup_set */
+	__u8 pad[2];
 	struct pal_arg_cfg args[PAL_TR_ARGS + 1]; /* the last: the return value (returnArg) */
 	struct pal_selector_cfg sel[PAL_TR_SELECTORS];
 };
