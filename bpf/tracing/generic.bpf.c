@@ -233,6 +233,10 @@ static __noinline __u32 read_arg(void *ctx, struct scratch *s, int i)
 		/* struct filename: its name is a kernel string */
 		v = (__u64)BPF_CORE_READ((struct filename *)v, name);
 		kind = PAL_ARG_KSTR;
+	} else if (kind == PAL_ARG_DATALOC) {
+		/* the string sits in the record itself, at the offset the field's low half gives */
+		v = (__u64)ctx + (v & 0xffff);
+		kind = PAL_ARG_KSTR;
 	}
 	if (kind == PAL_ARG_USTR || kind == PAL_ARG_KSTR) {
 		if (kind == PAL_ARG_USTR)

@@ -516,6 +516,32 @@ spec:
     await deletePolicy('fd-test');
   });
 
+  it('reads a __data_loc string of a tracepoint record (sched_process_exec filename)', async () => {
+    const bin = join(work, 'pal-dataloc-true');
+    copyFileSync('/usr/bin/true', bin);
+    execFileSync('chmod', ['755', bin]);
+    expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
+kind: TracingPolicy
+metadata:
+  name: dataloc-test
+spec:
+  tracepoints:
+  - subsystem: sched
+    event: sched_process_exec
+    args:
+    - {index: 4, type: string}
+    - {index: 5, type: int}
+    selectors:
+    - matchArgs:
+      - {index: 4, operator: Equal, values: ["${bin}"]}
+`)).stderr).toBe('');
+    const child = spawnSync(bin);
+    expect(child.status).toBe(0);
+    await agent.waitFor((e) => hookEvents(e, 'dataloc-test').length >= 1, 15_000, 'exec event');
+    expect(hookEvents(agent.events(), 'dataloc-test').map((e: Ev) => e.args)).toEqual([[{ string_arg: bin }, { int_arg: child.pid }]]);
+    await deletePolicy('dataloc-test');
+  });
+
   it('sock decodes a kernel struct sock (raw tracepoint inet_sock_set_state) and DPort filters on it', async () => {
     const server = createServer((c) => c.end());
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -188,7 +188,6 @@ class HookCompiler {
           const f = fields[a.index];
           const at = `${path}.args[${i}].index`;
           if (!f) throw new HookError(at, `${label} has ${fields.length} fields (index 0 to ${fields.length - 1}, common_* fields included); there is no field ${a.index}`);
-          if (f.isDataLoc) throw new HookError(at, `field ${a.index} (${f.decl}) is a __data_loc field: not supported by Palisade yet`);
           this.plan(a, i, ArgSrc.Tp, f.offset, f.size, userPtrs, fields);
         });
         return { event: 'process_tracepoint', program: 'pal_tp', attach: [{ kind: 'tracepoint', category: spec.subsystem, name: spec.event }], hookJson, label };
@@ -286,6 +285,10 @@ class HookCompiler {
       kind = ArgKind.Int;
       size = Math.min(rawSize, info.bits! / 8);
       signed = info.signed ?? false;
+    } else if (field?.isDataLoc) {
+      if (a.type !== 'string' && a.type !== 'filename') throw new HookError(where, `field ${a.index} (${field.decl}) is a __data_loc string: read it as string`);
+      kind = ArgKind.DataLoc;
+      size = 4;
     } else if (a.type === 'filename' && !userPtrs && !fields) {
       kind = ArgKind.KFilename; // a kernel function's struct filename *
     } else if (a.type === 'string' || a.type === 'filename') {
@@ -534,6 +537,7 @@ function decodeOf(a: ArgPlan): ArgDecode {
     case ArgKind.KCred:
       return 'cred';
     case ArgKind.KFilename:
+    case ArgKind.DataLoc:
       return 'string';
     default: {
       if (a.spec.type === 'size_t') return 'size_t';

@@ -49,7 +49,7 @@ export const TR = {
 } as const;
 
 export const enum ArgSrc { Tp = 1, Ctx64 = 2, Reg = 3, Ret = 4, SysReg = 5 }
-export const enum ArgKind { Int = 1, UStr = 2, KStr = 3, UBuf = 4, USockaddr = 5, KFile = 6, KPath = 7, Fd = 8, KFilename = 9, KSock = 10, KCred = 11 }
+export const enum ArgKind { Int = 1, UStr = 2, KStr = 3, UBuf = 4, USockaddr = 5, KFile = 6, KPath = 7, Fd = 8, KFilename = 9, KSock = 10, KCred = 11, DataLoc = 12 }
 export const enum Op {
   Eq = 1, Ne, Gt, Lt, Mask, InRange, NotInRange, InMap, NotInMap,
   StrEq, StrNe, Prefix, NotPrefix, Postfix, NotPostfix,

@@ -41,6 +41,7 @@ enum pal_arg_kind {
 	PAL_ARG_KFILENAME, /* struct filename *: its name */
 	PAL_ARG_KSOCK,     /* struct sock *: a struct pal_sock_arg */
 	PAL_ARG_KCRED,     /* struct cred *: a struct pal_cred_arg */
+	PAL_ARG_DATALOC,   /* a tracepoint's __data_loc string: (len << 16 | offset) into the record */
 };
 
 /* A cred argument as the event carries it. */
