@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # The last three run the kernel VM suite (npm run test:vm, test/vm).
-DEBS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ iproute2 qemu-system-x86 busybox-static cpio)
+DEBS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ iproute2 python3 qemu-system-x86 busybox-static cpio)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -6,7 +6,7 @@
 // from a host workload to the host's own address (delivered locally; no listener, so "allowed" is a
 // refused connection and "denied" is EPERM from the connect hook).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,8 @@ import { cleanup, readRotated, ROOT, runCli, startAgent, type Ev, type RunningAg
 import { Peer, type PeerReply } from '../helpers/netns.js';
 
 const PEER_SCRIPT = join(ROOT, 'test', 'helpers', 'netpeer.mjs');
-const PYTHON = '/usr/bin/python3.11';
+// Debian's python3 (setup.sh installs it), resolved: what the kernel sees at exec, so what a binaries rule names
+const PYTHON = realpathSync('/usr/bin/python3');
 
 const features = probeFeatures();
 const cg2 = features.cgroup2Path;
