@@ -39,6 +39,8 @@ export interface AgentStatus {
   process_cache: ProcessCacheStats;
   sinks: SinkStats[];
   clients: number;
+  /** Network policy: verdict and packet counters of the datapath, policies and workloads; null when off. */
+  network: Record<string, number> | null;
 }
 
 export const VERSION = '0.1.0';
@@ -260,6 +262,7 @@ export class Agent {
       process_cache: this.cache.stats(),
       sinks: p ? p.sinks.map((s) => s.stats()) : [],
       clients: this.server?.clients ?? 0,
+      network: this.network ? this.network.counters() : null,
     };
   }
 

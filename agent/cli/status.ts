@@ -25,6 +25,10 @@ export function renderStatus(s: AgentStatus): string {
     `process cache: ${c.size} entries (${c.live} live), evicted ${c.evicted}, parent missing ${c.parentMissing}`,
     ...s.sinks.map((k) => `sink ${k.name}: written ${k.written}, dropped ${k.dropped}`),
     `clients:       ${s.clients}`,
+    s.network
+      ? `network:       ${s.network.policies} policies, ${s.network.workloads} workloads; verdicts forwarded ${s.network.forwarded}, ` +
+        `dropped ${s.network.dropped}, audit ${s.network.audit}; records lost ${s.network.lost}`
+      : 'network:       off',
   ].join('\n');
 }
 

@@ -919,6 +919,11 @@ describe.skipIf(skip)('network policy end to end through the agent', () => {
       expect(observed.every((f) => f.verdict === 'DROPPED')).toBe(true);
       expect(observed.some((f) => f.destination.port === 443 && f.source.workload === `${CG_REL}/frontend` && f.policy?.rule === 'spec.egressDeny[0]' && f.process?.pid === fePid)).toBe(true);
       expect(observed.some((f) => f.destination.port === 80 && f.source.ip === v4(SPECS.other.host) && f.policy?.rule === 'default-deny')).toBe(true);
+      // and `palisade status` counts them, with the policies and workloads loaded
+      const status = JSON.parse((await cli(['status', '-o', 'json'])).stdout) as Ev;
+      expect(status.network.dropped).toBeGreaterThanOrEqual(2);
+      expect(status.network.policies).toBeGreaterThanOrEqual(1);
+      expect(status.network.workloads).toBeGreaterThanOrEqual(Object.keys(SPECS).length - 1);
     });
   });
 
