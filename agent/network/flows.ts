@@ -14,6 +14,8 @@ export interface IdentityInfo {
 
 export interface FlowContext {
   identity(id: number): IdentityInfo;
+  /** The workload's own addresses (its netns'), by its cgroup. */
+  addressesOf(cgroupId: bigint): readonly string[];
   rule(id: number): RuleInfo | undefined;
   /** The policy whose default deny decided a verdict no rule matched. */
   defaultDeny?(localId: number, direction: NetRecord['direction'], audit: boolean): { name: string; namespace: string | null; kind: string } | undefined;
@@ -45,13 +47,21 @@ function policyRef(r: NetRecord, ctx: FlowContext): FlowPolicyRef | undefined {
   return ref;
 }
 
+/** At connect() the kernel has not chosen the source address yet: a workload with one address of
+ *  that family has no other to use, so the flow names it; otherwise the record's (unspecified) one. */
+function localAddress(r: NetRecord, ctx: FlowContext): string {
+  if (r.localAddr !== '0.0.0.0' && r.localAddr !== '::') return r.localAddr;
+  const own = ctx.addressesOf(r.cgroupId).filter((ip) => ip.includes(':') === (r.family === 6));
+  return own.length === 1 ? own[0]! : r.localAddr;
+}
+
 const EVENTS: Record<NetRecord['kind'], FlowEvent> = { verdict: 'verdict', connect: 'connect', accept: 'accept', close: 'close', dns: 'dns_query' };
 
 /** The flow of one record. */
 export function flowOf(r: NetRecord, ctx: FlowContext): FlowJson {
   const protocol = PROTOCOLS[r.protocol] ?? String(r.protocol);
   const icmp = r.protocol === 1 || r.protocol === 58;
-  const local = endpoint(ctx.identity(r.localId), r.localId, r.localAddr, icmp ? 0 : r.localPort);
+  const local = endpoint(ctx.identity(r.localId), r.localId, localAddress(r, ctx), icmp ? 0 : r.localPort);
   const peer = endpoint(ctx.identity(r.peerId), r.peerId, r.peerAddr, icmp ? 0 : r.peerPort);
   const egress = r.direction === 'egress';
   let event = EVENTS[r.kind];

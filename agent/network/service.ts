@@ -17,7 +17,7 @@ import type { Selector } from '../../network/policy/types.js';
 import { formatPolicyError } from '../../tracing/policy/index.js';
 import { readNetnsAddresses } from '../identity/addresses.js';
 import { WorkloadStore } from '../identity/store.js';
-import { flowOf, reservedIdentity, type IdentityInfo } from './flows.js';
+import { flowOf, reservedIdentity, type FlowContext, type IdentityInfo } from './flows.js';
 
 export interface NetworkServiceOptions {
   shared: SharedNetMaps;
@@ -48,6 +48,13 @@ export class NetworkService {
   private readonly markRefs = new Map<string, { bit: bigint; refs: number }>();
   private identities: Map<number, IdentityInfo> | null = null;
   private unsubscribe: (() => void) | null = null;
+  /** What flows name beyond the record: identities, rules, default-deny policies, workload addresses. */
+  private readonly flowContext: FlowContext = {
+    identity: (id) => this.identity(id),
+    rule: (id): RuleInfo | undefined => this.manager.rule(id),
+    defaultDeny: (local, dir, audit) => this.manager.defaultDenyBy(local, dir, audit),
+    addressesOf: (cgroupId) => this.store.get(cgroupId)?.ips ?? [],
+  };
 
   constructor(private readonly opts: NetworkServiceOptions) {
     this.history = new FlowHistory(opts.historySize);
@@ -141,12 +148,7 @@ export class NetworkService {
   /** The flow of a pal_net record (`rec` is exactly the record). */
   flow(rec: Buffer): NetFlow {
     const r = decodeNet(rec);
-    const flow = flowOf(r, {
-      identity: (id) => this.identity(id),
-      rule: (id): RuleInfo | undefined => this.manager.rule(id),
-      defaultDeny: (local, dir, audit) => this.manager.defaultDenyBy(local, dir, audit),
-    });
-    return { flow, pid: r.pid, startBoottime: Number(r.startBoottime) };
+    return { flow: flowOf(r, this.flowContext), pid: r.pid, startBoottime: Number(r.startBoottime) };
   }
 
   counters(): Record<string, number> {
