@@ -2,6 +2,7 @@
 // Every problem in the file is reported, each naming file, line, column and field path.
 import { isMap, isScalar, type Node } from 'yaml';
 import { didYouMean, unknownValue } from './errors.js';
+import { readLabelSelector } from './labels.js';
 import { parseKprobe, parseLsmHook, parseTracepoint, parseUprobe, type PolicyCtx } from './hooks.js';
 import { Ctx, describe, join, readDocuments, readObj, readStr, readStringMap, scalarText, type Field, type Obj } from './reader.js';
 import { OPTION_NAMES } from './schema.js';
@@ -9,7 +10,6 @@ import { parseSelector, type Macros } from './selectors.js';
 import {
   API_VERSION,
   type LabelSelector,
-  type LabelSelectorRequirement,
   type ListSpec,
   type OptionSpec,
   type PolicyError,
@@ -40,7 +40,6 @@ const UNSUPPORTED_SPEC = {
 
 const NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const GO_BOOLS = ['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False'];
 
 export interface ParseResult {
@@ -260,53 +259,11 @@ function parseMacros(ctx: Ctx, o: Obj): Macros {
 }
 
 function parseLabelSelector(ctx: Ctx, node: Node | null, path: string, container: boolean): LabelSelector | undefined {
-  const o = readObj(ctx, node, path, ['matchLabels', 'matchExpressions']);
-  if (!o) return undefined;
-  const labels = readStringMap(ctx, o.get('matchLabels')?.value ?? null, join(path, 'matchLabels'));
-  let ok = labels !== undefined;
   // Tetragon builds container "labels" from the container's fields; only name exists.
-  const keyOk = (key: string, n: Node | null | undefined, p: string): void => {
-    if (container && key !== 'name') {
-      ctx.error(n, p, `containers are selected by name only: ${JSON.stringify(key)} is not a container field${didYouMean(key, ['name'])}`);
-      ok = false;
-    }
-  };
-  const ml = o.get('matchLabels');
-  for (const [key, value] of Object.entries(labels ?? {})) {
-    const p = join(join(path, 'matchLabels'), key);
-    const pair = isMap(ml?.value) ? ml.value.items.find((i) => isScalar(i.key) && scalarText(i.key) === key) : undefined;
-    keyOk(key, pair?.key as Node | undefined, p);
-    if (value.length > 63 || !LABEL_VALUE.test(value)) {
-      ctx.error(pair?.value as Node | undefined, p, `${JSON.stringify(value)} is not a valid label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)`);
-      ok = false;
-    }
-  }
-  const exprs: LabelSelectorRequirement[] = [];
-  for (const it of o.seq('matchExpressions') ?? []) {
-    const e = readObj(ctx, it.node, it.path, ['key', 'operator', 'values']);
-    if (!e) {
-      ok = false;
-      continue;
-    }
-    const key = e.str('key', { required: true });
-    if (key !== undefined) keyOk(key, e.get('key')!.value, join(it.path, 'key'));
-    const opf = e.value('operator', true);
-    const op = opf && readStr(ctx, opf.value, opf.path, true);
-    const ops = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
-    const operator = ops.find((x) => x === op);
-    if (opf && op !== undefined && !operator) ctx.error(opf.value, opf.path, unknownValue('operator', op, ops));
-    const values = e.strList('values');
-    if (operator === 'In' || operator === 'NotIn') {
-      if (values.length === 0) {
-        ctx.error(e.get('values')?.value ?? e.node, join(it.path, 'values'), `${operator} needs at least one value`);
-        ok = false;
-      }
-    } else if (operator && values.length > 0) {
-      ctx.error(e.get('values')!.value, join(it.path, 'values'), `${operator} takes no values`);
-      ok = false;
-    }
-    if (key === undefined || !operator) ok = false;
-    else exprs.push({ key, operator, values: values.map((v) => v.value) });
-  }
-  return ok ? { matchLabels: labels ?? {}, matchExpressions: exprs } : undefined;
+  const r = readLabelSelector(ctx, node, path, (key, n, p) => {
+    if (!container || key === 'name') return key;
+    ctx.error(n, p, `containers are selected by name only: ${JSON.stringify(key)} is not a container field${didYouMean(key, ['name'])}`);
+    return undefined;
+  });
+  return r && { matchLabels: Object.fromEntries(r.labels), matchExpressions: r.expressions };
 }
