@@ -1,8 +1,6 @@
 // `palisade events`: read events from the running agent, a JSON-lines file or stdin, filter them,
 // print them as JSON or compact lines.
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import { jsonLines, openJsonLinesFile } from './json-lines.js';
 import type { Command } from 'commander';
 import { request } from '../api/local.js';
 import { compactLine, jsonEventType, viewOfJson, type JsonEvent } from '../export/compact.js';
@@ -64,27 +62,9 @@ export function registerEvents(program: Command): void {
         if (!/^\d+$/.test(opts.pid)) throw new CliError(`--pid: expected a number, got "${opts.pid}"`, 2);
         filter.pid = Number(opts.pid);
       }
-      let input: Readable;
-      if (opts.file === '-') input = process.stdin;
-      else if (opts.file) {
-        input = createReadStream(opts.file);
-        await new Promise<void>((resolve, reject) => {
-          input.once('open', () => resolve());
-          input.once('error', (e: NodeJS.ErrnoException) => reject(new CliError(`${opts.file}: cannot read (${e.code ?? e.message})`)));
-        });
-      } else input = await request(opts.socket, { op: 'events' });
-
-      let lineNo = 0;
-      for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-        lineNo++;
-        if (line.trim() === '') continue;
-        let ev: JsonEvent;
-        try {
-          ev = JSON.parse(line) as JsonEvent;
-        } catch {
-          process.stderr.write(`palisade: ${opts.file ?? 'stream'}:${lineNo}: not a JSON event, skipped\n`);
-          continue;
-        }
+      const input = opts.file ? await openJsonLinesFile(opts.file) : await request(opts.socket, { op: 'events' });
+      for await (const { line, value } of jsonLines(input, opts.file ?? 'stream')) {
+        const ev = value as JsonEvent;
         if (!matches(ev, filter)) continue;
         if (!process.stdout.write((opts.output === 'json' ? line : compactLine(viewOfJson(ev))) + '\n')) {
           await new Promise((r) => process.stdout.once('drain', r));

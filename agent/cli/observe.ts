@@ -1,7 +1,6 @@
 // `palisade observe`: network flows from the running agent's history (and, with --follow, as they
 // happen) or from a JSON-lines file, filtered as `hubble observe` filters them.
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { jsonLines, openJsonLinesFile } from './json-lines.js';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { request } from '../api/local.js';
@@ -124,15 +123,7 @@ class FlowPrinter {
 }
 
 async function openInput(file: string | undefined, socket: string, plan: ObservePlan): Promise<Readable> {
-  if (file === '-') return process.stdin;
-  if (file !== undefined) {
-    const input = createReadStream(file);
-    await new Promise<void>((resolve, reject) => {
-      input.once('open', () => resolve());
-      input.once('error', (e: NodeJS.ErrnoException) => reject(new CliError(`${file}: cannot read (${e.code ?? e.message})`)));
-    });
-    return input;
-  }
+  if (file !== undefined) return openJsonLinesFile(file);
   const req: ObserveRequest = { op: 'observe', filter: plan.filter, follow: plan.follow };
   if (plan.since !== undefined) req.since = plan.since;
   if (plan.last !== undefined) req.last = plan.last;
@@ -150,17 +141,7 @@ export async function runObserve(o: ObserveFlags): Promise<void> {
   // without --last into a format that does not align columns.
   const streaming = plan.follow || (fromFile && plan.last === undefined && plan.output !== 'table');
   let kept: Printable[] = [];
-  let lineNo = 0;
-  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-    lineNo++;
-    if (line.trim() === '') continue;
-    let ev: unknown;
-    try {
-      ev = JSON.parse(line);
-    } catch {
-      process.stderr.write(`palisade: ${o.file ?? 'agent'}:${lineNo}: not a JSON event, skipped\n`);
-      continue;
-    }
+  for await (const { line, value: ev } of jsonLines(input, o.file ?? 'agent')) {
     const flow = flowOfEvent(ev);
     if (!flow) {
       if (!fromFile) agentMessage(ev); // other event types sharing an export file are skipped
