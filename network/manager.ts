@@ -98,12 +98,12 @@ export class NetworkPolicyManager {
     this.commit({ workloads }, { workloads: before });
   }
 
-  /** What a rule id in a verdict event stands for (also after its policy was deleted). */
   /** The first (by key) policy that makes a direction of a local identity default-deny (see the compiler). */
   defaultDenyBy(local: number, dir: 'ingress' | 'egress', audit: boolean): NetPolicy | undefined {
-    return this.compiler.defaultDenyPolicies(local, dir, audit)[0];
+    return this.compiler.defaultDenyBy(local, dir, audit);
   }
 
+  /** What a rule id in a verdict event stands for (also after its policy was deleted). */
   rule(id: number): RuleInfo | undefined {
     return this.compiler.rule(id);
   }

@@ -124,6 +124,11 @@ export class WorkloadStore {
     return this.pending;
   }
 
+  /** The workload's addresses, without copying the workload (asked per network record). */
+  ipsOf(cgroupId: bigint): readonly string[] {
+    return this.byId.get(cgroupId)?.ips ?? [];
+  }
+
   get(cgroupId: bigint): Workload | undefined {
     const w = this.byId.get(cgroupId);
     return w && toWorkload(w);

@@ -2,7 +2,7 @@
 // labels, the deciding rule by policy and field path, DNS payloads parsed.
 import { parseDns } from '../../network/datapath/dns.js';
 import type { NetRecord } from '../../network/datapath/layout.js';
-import type { FlowEndpoint, FlowEvent, FlowJson, FlowPolicyRef } from '../../network/flows/types.js';
+import { flowDirection, type FlowEndpoint, type FlowEvent, type FlowJson, type FlowPolicyRef } from '../../network/flows/types.js';
 import { ID, type RuleInfo } from '../../network/model.js';
 
 /** Who an identity is, for flow endpoints. */
@@ -51,8 +51,13 @@ function policyRef(r: NetRecord, ctx: FlowContext): FlowPolicyRef | undefined {
  *  that family has no other to use, so the flow names it; otherwise the record's (unspecified) one. */
 function localAddress(r: NetRecord, ctx: FlowContext): string {
   if (r.localAddr !== '0.0.0.0' && r.localAddr !== '::') return r.localAddr;
-  const own = ctx.addressesOf(r.cgroupId).filter((ip) => ip.includes(':') === (r.family === 6));
-  return own.length === 1 ? own[0]! : r.localAddr;
+  let only: string | undefined;
+  for (const ip of ctx.addressesOf(r.cgroupId)) {
+    if (ip.includes(':') !== (r.family === 6)) continue;
+    if (only !== undefined) return r.localAddr; // several: which one the kernel will pick is not known
+    only = ip;
+  }
+  return only ?? r.localAddr;
 }
 
 const EVENTS: Record<NetRecord['kind'], FlowEvent> = { verdict: 'verdict', connect: 'connect', accept: 'accept', close: 'close', dns: 'dns_query' };
@@ -64,12 +69,11 @@ export function flowOf(r: NetRecord, ctx: FlowContext): FlowJson {
   const local = endpoint(ctx.identity(r.localId), r.localId, localAddress(r, ctx), icmp ? 0 : r.localPort);
   const peer = endpoint(ctx.identity(r.peerId), r.peerId, r.peerAddr, icmp ? 0 : r.peerPort);
   const egress = r.direction === 'egress';
-  let event = EVENTS[r.kind];
   const flow: FlowJson = {
     type: r.kind === 'verdict' ? 'policy-verdict' : r.kind === 'dns' ? 'dns' : 'l4',
-    event,
+    event: EVENTS[r.kind],
     verdict: r.verdict ?? 'FORWARDED',
-    traffic_direction: egress ? 'EGRESS' : 'INGRESS',
+    traffic_direction: flowDirection(r.direction),
     protocol,
     source: egress ? local : peer,
     destination: egress ? peer : local,
@@ -80,23 +84,26 @@ export function flowOf(r: NetRecord, ctx: FlowContext): FlowJson {
   if (icmp) flow.icmp = { type: r.peerPort & 0xff, code: 0 };
   if (r.kind === 'dns') {
     const m = parseDns(r.data);
-    event = m.response ? 'dns_answer' : 'dns_query';
-    flow.event = event;
+    flow.event = m.response ? 'dns_answer' : 'dns_query';
     flow.dns = { id: m.id, query: m.name, qtypes: [m.qtypeName] };
     if (m.response) {
-      flow.dns.rcode = m.rcodeName;
-      flow.dns.ips = m.answers.filter((a) => a.type !== 'CNAME').map((a) => a.data);
-      flow.dns.cnames = m.answers.filter((a) => a.type === 'CNAME').map((a) => a.data);
+      const ips: string[] = [];
+      const cnames: string[] = [];
+      for (const a of m.answers) (a.type === 'CNAME' ? cnames : ips).push(a.data);
+      Object.assign(flow.dns, { rcode: m.rcodeName, ips, cnames });
     }
   }
   if (r.cookie !== 0n) flow.socket_cookie = String(r.cookie);
   return flow;
 }
 
-/** Labels of reserved identities, as Cilium names them. */
+const RESERVED: ReadonlyMap<number, IdentityInfo> = new Map([
+  [ID.HOST, { labels: ['reserved:host'] }],
+  [ID.WORLD, { labels: ['reserved:world'] }],
+  [ID.ANY, { labels: [] }],
+]);
+
+/** Labels of reserved identities, as Cilium names them (shared objects: never modified). */
 export function reservedIdentity(id: number): IdentityInfo | undefined {
-  if (id === ID.HOST) return { labels: ['reserved:host'] };
-  if (id === ID.WORLD) return { labels: ['reserved:world'] };
-  if (id === ID.ANY) return { labels: [] };
-  return undefined;
+  return RESERVED.get(id);
 }

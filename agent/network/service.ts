@@ -16,6 +16,7 @@ import { matches } from '../../network/policy/selectors.js';
 import type { Selector } from '../../network/policy/types.js';
 import { formatPolicyError } from '../../tracing/policy/index.js';
 import { readNetnsAddresses } from '../identity/addresses.js';
+import { labelStrings } from '../identity/labels.js';
 import { WorkloadStore } from '../identity/store.js';
 import { flowOf, reservedIdentity, type FlowContext, type IdentityInfo } from './flows.js';
 
@@ -53,7 +54,7 @@ export class NetworkService {
     identity: (id) => this.identity(id),
     rule: (id): RuleInfo | undefined => this.manager.rule(id),
     defaultDeny: (local, dir, audit) => this.manager.defaultDenyBy(local, dir, audit),
-    addressesOf: (cgroupId) => this.store.get(cgroupId)?.ips ?? [],
+    addressesOf: (cgroupId) => this.store.ipsOf(cgroupId),
   };
 
   constructor(private readonly opts: NetworkServiceOptions) {
@@ -176,8 +177,7 @@ export class NetworkService {
     for (const c of state.cgroups) {
       const w = byCgroup.get(c.cgroupId);
       if (!w || out.has(c.identity)) continue;
-      const labels = Object.entries(w.labels).map(([k, v]) => `${k}=${v}`).sort();
-      out.set(c.identity, { labels, namespace: w.namespace, workload: w.cgroupPath });
+      out.set(c.identity, { labels: labelStrings(w.labels), namespace: w.namespace, workload: w.cgroupPath });
     }
     for (const e of state.ipcache) {
       if (e.identity & ID.CIDR_SCOPE && !out.has(e.identity)) out.set(e.identity, { labels: [`cidr:${e.cidr}`, 'reserved:world'] });

@@ -1,6 +1,7 @@
 // The hook registry: what a pal_hook record's hook_id means (which policy, which hook, how to read
 // its arguments), and how a hook event reads as JSON and as a compact line.
 import type { ArgDecode } from '../../tracing/compile/compile.js';
+import { ipv6Text } from '../../network/identity/cidr.js';
 import { CRED_ARG, SOCK_ARG } from '../../tracing/compile/layout.js';
 import { CAPABILITIES } from '../../tracing/policy/schema.js';
 import { capsJson } from '../process/capabilities.js';
@@ -77,10 +78,7 @@ const FAMILIES: Record<number, string> = { 1: 'AF_UNIX', 2: 'AF_INET', 10: 'AF_I
 /** An IPv4 (family 2) or IPv6 (10) address stored at `at`, as text; '' for other families. */
 function addrText(b: Buffer, at: number, family: number): string {
   if (family === 2) return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-  if (family !== 10) return '';
-  const g: string[] = [];
-  for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(at + 2 * i).toString(16));
-  return g.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
+  return family === 10 ? ipv6Text(b, at) : '';
 }
 
 const endpoint = (addr: string, port: number, family: number): string => (family === 10 ? `[${addr}]:${port}` : `${addr}:${port}`);

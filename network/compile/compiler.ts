@@ -102,6 +102,9 @@ export class PolicyCompiler {
   private readonly worldUsers = new Set<Loaded>();
   private readonly entries = new EntryTable();
   private current: DatapathState = { policy: [], defaults: [], ipcache: [], cgroups: [] };
+  /** defaultDenyBy's answers and the loaded keys in order, until the next update(). */
+  private readonly defaultDenyMemo = new Map<number, NetPolicy | null>();
+  private sortedKeys: string[] | null = null;
 
   constructor(private readonly opts: CompileOptions = {}) {
     this.idents = new WorkloadIdentities(opts.namespaceLabels);
@@ -114,6 +117,8 @@ export class PolicyCompiler {
 
   /** Applies a change and returns the new state. Throws UnitError (with nothing changed) when a policy cannot be compiled. */
   update(change: Change): DatapathState {
+    this.defaultDenyMemo.clear();
+    this.sortedKeys = null;
     const built = this.build(change.upsert ?? []);
     const pass: Pass = { dirty: new Set(), dirtyGroups: new Set(), changedIdentities: [], changedPrefixes: [] };
     if (change.workloads) this.setWorkloads(change.workloads, pass);
@@ -204,21 +209,29 @@ export class PolicyCompiler {
     }
   }
 
-  /** The loaded policies' units, by policy key. */
   /**
-   * The policies that make a direction of a local identity default-deny, by key: with `audit`, those
-   * counted in the all-policies evaluation that are in audit mode (an AUDIT verdict's default deny).
+   * The first policy (by key) that makes a direction of a local identity default-deny: with `audit`,
+   * the first in audit mode counted in the all-policies evaluation (an AUDIT verdict's default deny).
+   * Asked for every default-deny verdict event: answers are kept until the next update().
    */
-  defaultDenyPolicies(local: number, dir: 'ingress' | 'egress', audit: boolean): NetPolicy[] {
+  defaultDenyBy(local: number, dir: 'ingress' | 'egress', audit: boolean): NetPolicy | undefined {
     const bit = (dir === 'ingress' ? 0 : 2) + (audit ? 1 : 0);
-    const out: NetPolicy[] = [];
-    for (const key of [...this.loaded.keys()].sort()) {
+    const memo = local * 4 + bit;
+    if (this.defaultDenyMemo.has(memo)) return this.defaultDenyMemo.get(memo) ?? undefined;
+    this.sortedKeys ??= [...this.loaded.keys()].sort();
+    let by: NetPolicy | null = null;
+    for (const key of this.sortedKeys) {
       const l = this.loaded.get(key)!;
-      if (((l.defaults.get(local) ?? 0) >> bit) & 1 && (!audit || l.unit.policy.mode === 'audit')) out.push(l.unit.policy);
+      if (((l.defaults.get(local) ?? 0) >> bit) & 1 && (!audit || l.unit.policy.mode === 'audit')) {
+        by = l.unit.policy;
+        break;
+      }
     }
-    return out;
+    this.defaultDenyMemo.set(memo, by);
+    return by ?? undefined;
   }
 
+  /** The loaded policies' units. */
   units(): IterableIterator<PolicyUnit> {
     return [...this.loaded.values()].map((l) => l.unit).values();
   }

@@ -1,6 +1,7 @@
 // DNS messages as the datapath copies them (kind=dns records: the UDP payload, up to 512 bytes).
 // Parses the header, the first question, and the answers of types A, AAAA and CNAME; other answer
 // types are counted and skipped. Never throws: a malformed or cut message gives `error`.
+import { ipv6Text } from '../identity/cidr.js';
 
 export interface DnsAnswer {
   name: string;
@@ -63,16 +64,6 @@ function readName(b: Buffer, off: number): { name: string; next: number } {
   return { name: labels.join('.'), next: next < 0 ? off : next };
 }
 
-function v6(b: Buffer, at: number): string {
-  const g: string[] = [];
-  for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(at + i * 2).toString(16));
-  // compress the longest run of zero groups
-  const s = g.join(':');
-  const runs = [...s.matchAll(/(?:^|:)0(?::0)+(?::|$)/g)];
-  if (runs.length === 0) return s;
-  const longest = runs.reduce((a, r) => (r[0].length > a[0].length ? r : a));
-  return `${s.slice(0, longest.index)}::${s.slice(longest.index! + longest[0].length)}`;
-}
 
 export function parseDns(b: Buffer): DnsMessage {
   const m: DnsMessage = {
@@ -109,7 +100,7 @@ export function parseDns(b: Buffer): DnsMessage {
       if (type === 1 && rdlen === 4) {
         m.answers.push({ name: r.name, type: 'A', ttl, data: `${b[rd]}.${b[rd + 1]}.${b[rd + 2]}.${b[rd + 3]}` });
       } else if (type === 28 && rdlen === 16) {
-        m.answers.push({ name: r.name, type: 'AAAA', ttl, data: v6(b, rd) });
+        m.answers.push({ name: r.name, type: 'AAAA', ttl, data: ipv6Text(b, rd) });
       } else if (type === 5) {
         m.answers.push({ name: r.name, type: 'CNAME', ttl, data: readName(b, rd).name });
       } else {

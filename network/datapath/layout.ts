@@ -1,6 +1,7 @@
 // Byte layouts of bpf/include/palisade/netpol.h (map keys and values) and of struct pal_net
 // (events.h), with their encoders and decoder. test/unit/netpol-layout.test.ts checks every offset
 // against the BTF of build/bpf/netpol.bpf.o.
+import { ipv6Text } from '../identity/cidr.js';
 import type { Direction, IdentityDefaults, PolicyEntry, Verdict, VerdictHalf } from '../model.js';
 
 export const EV_NET = 5;
@@ -97,31 +98,12 @@ export function encodePolicyValue(e: Pick<PolicyEntry, 'enf' | 'all'>): Buffer {
   return b;
 }
 
-export function encodeIdentKey(localId: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(localId >>> 0);
-  return b;
-}
-
-export function encodeIdent(d: IdentityDefaults): Buffer {
-  const b = Buffer.alloc(NP_IDENT.$size);
-  b.writeUInt8(d.ingressEnf ? 1 : 0, NP_IDENT.ingress_enf);
-  b.writeUInt8(d.ingressAll ? 1 : 0, NP_IDENT.ingress_all);
-  b.writeUInt8(d.egressEnf ? 1 : 0, NP_IDENT.egress_enf);
-  b.writeUInt8(d.egressAll ? 1 : 0, NP_IDENT.egress_all);
-  return b;
-}
-
-export function encodeCgroupKey(id: bigint): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(id);
-  return b;
-}
-
-export function encodeU32(v: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(v >>> 0);
-  return b;
+/** pal_np_ident at `at`. */
+export function writeIdent(b: Buffer, at: number, d: IdentityDefaults): void {
+  b.writeUInt8(d.ingressEnf ? 1 : 0, at + NP_IDENT.ingress_enf);
+  b.writeUInt8(d.ingressAll ? 1 : 0, at + NP_IDENT.ingress_all);
+  b.writeUInt8(d.egressEnf ? 1 : 0, at + NP_IDENT.egress_enf);
+  b.writeUInt8(d.egressAll ? 1 : 0, at + NP_IDENT.egress_all);
 }
 
 const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -220,20 +202,7 @@ export function formatAddr(b: Buffer, at: number): string {
   let mapped = b.readUInt16BE(at + 10) === 0xffff;
   for (let i = 0; i < 10 && mapped; i++) if (b[at + i] !== 0) mapped = false;
   if (mapped) return `${b[at + 12]}.${b[at + 13]}.${b[at + 14]}.${b[at + 15]}`;
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(at + i * 2));
-  // longest run of zero groups (≥2) becomes ::
-  let best = -1, bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { best = i; bestLen = j - i; }
-    i = j;
-  }
-  const hex = (xs: number[]): string => xs.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+  return ipv6Text(b, at);
 }
 
 /** Decodes one pal_net record (without the drain frame header). Throws on a short record. */

@@ -2,7 +2,7 @@
 // in an order where no connection gets a verdict that neither state would give.
 import type { BpfMap } from '../../native/index.js';
 import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, PolicyEntry, PolicyMaps } from '../model.js';
-import { encodeIdent, NP_IDENT, NP_IP_KEY, NP_KEY, NP_VALUE, writeIpcacheKey, writePolicyKey, writePolicyValue } from './layout.js';
+import { writeIdent, NP_IDENT, NP_IP_KEY, NP_KEY, NP_VALUE, writeIpcacheKey, writePolicyKey, writePolicyValue } from './layout.js';
 
 /** The five maps of netpol.h, by role. */
 export interface NetpolMaps {
@@ -56,7 +56,7 @@ function encodeEntry(role: MapRole, write: (b: Buffer, keyAt: number, valueAt: n
 
 const ENCODERS = {
   policy: (e: PolicyEntry): Encoded => encodeEntry(e.dir, (b, k, v) => (writePolicyKey(b, k, e), writePolicyValue(b, v, e))),
-  defaults: (d: IdentityDefaults): Encoded => encodeEntry('idents', (b, k, v) => (b.writeUInt32LE(d.localId >>> 0, k), encodeIdent(d).copy(b, v))),
+  defaults: (d: IdentityDefaults): Encoded => encodeEntry('idents', (b, k, v) => (b.writeUInt32LE(d.localId >>> 0, k), writeIdent(b, v, d))),
   ipcache: (i: IpcacheEntry): Encoded => encodeEntry('ipcache', (b, k, v) => (writeIpcacheKey(b, k, i.cidr), b.writeUInt32LE(i.identity >>> 0, v))),
   cgroups: (c: CgroupEntry): Encoded => encodeEntry('cgroups', (b, k, v) => (b.writeBigUInt64LE(c.cgroupId, k), b.writeUInt32LE(c.identity >>> 0, v))),
 };

@@ -112,7 +112,18 @@ export function containsAddr(p: Prefix, addr: bigint): boolean {
 function formatV6(addr: bigint): string {
   const groups: number[] = [];
   for (let i = 7; i >= 0; i--) groups.push(Number((addr >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952: compress the longest run (of at least two) of zero groups, the first one on a tie.
+  return v6Text(groups);
+}
+
+/** The IPv6 address of 16 bytes at `at`, in RFC 5952 text. */
+export function ipv6Text(b: Buffer, at: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push(b.readUInt16BE(at + 2 * i));
+  return v6Text(groups);
+}
+
+/** RFC 5952: the longest run (of at least two) of zero groups becomes ::, the first one on a tie. */
+function v6Text(groups: readonly number[]): string {
   let best = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
