@@ -155,6 +155,16 @@ static __always_inline void np_current(__u32 *tgid, __u32 *tid, __u64 *start)
 	*start = BPF_CORE_READ(t, group_leader, start_boottime);
 }
 
+/* Caches a socket's verdict: verdict and rule first, the flag that makes readers trust them last
+ * (a reader on another CPU that sees the flag sees the verdict). */
+static __always_inline void np_sk_cache(struct np_sk *s, __u8 flag, const struct np_query *q)
+{
+	s->verdict = q->verdict;
+	s->rule = q->rule;
+	asm volatile("" ::: "memory");
+	s->flags |= flag;
+}
+
 static __always_inline void np_set_owner(struct np_sk *s)
 {
 	np_current(&s->owner_tgid, &s->owner_tid, &s->owner_start);
@@ -312,9 +322,7 @@ static __always_inline int np_sock_addr(struct bpf_sock_addr *ctx, bool v6)
 		uv.dir = PAL_NP_EGRESS;
 		bpf_map_update_elem(&pal_np_udp, &uk, &uv, BPF_ANY);
 	} else if (s) {
-		s->flags |= NP_SK_OUT;
-		s->verdict = q.verdict;
-		s->rule = q.rule;
+		np_sk_cache(s, NP_SK_OUT, &q);
 	}
 	return 1;
 }
@@ -430,6 +438,13 @@ static __always_inline bool np_parse(struct __sk_buff *skb, struct np_flow *f, _
 #define TCP_FL_SYN 0x02
 #define TCP_FL_ACK 0x10
 
+/* An ICMP echo already allowed for this socket and this peer: its replies pass, its repeats too. */
+static __always_inline bool np_icmp_cached(const struct np_sk *s, const __u32 peer[4])
+{
+	return s && (s->flags & NP_SK_ICMP) && s->icmp_peer[0] == peer[0] && s->icmp_peer[1] == peer[1] &&
+	       s->icmp_peer[2] == peer[2] && s->icmp_peer[3] == peer[3];
+}
+
 static __always_inline bool np_icmp_echo_request(const struct np_flow *f, __u16 type)
 {
 	return f->proto == IPPROTO_ICMP ? type == 8 : type == 128;
@@ -529,9 +544,7 @@ int np_ingress(struct __sk_buff *skb)
 			np_emit_verdict(&f, cgid, cookie, s, false, &q);
 			s = bpf_sk_storage_get(&np_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 			if (s) {
-				s->flags |= NP_SK_IN;
-				s->verdict = q.verdict;
-				s->rule = q.rule;
+				np_sk_cache(s, NP_SK_IN, &q);
 			}
 		}
 		if (q.verdict == PAL_VERDICT_DROPPED) {
@@ -573,7 +586,7 @@ int np_ingress(struct __sk_buff *skb)
 	type = f.lport;
 	if (f.proto == IPPROTO_ICMPV6 && type >= 133 && type <= 137)
 		return 1; /* neighbour discovery: raw sockets get copies; never policed */
-	if (np_icmp_echo_reply(&f, type) && s && (s->flags & NP_SK_ICMP)) {
+	if (np_icmp_echo_reply(&f, type) && np_icmp_cached(s, f.peer)) {
 		np_count(NP_S_REPLY);
 		return 1;
 	}
@@ -632,8 +645,7 @@ int np_egress(struct __sk_buff *skb)
 	}
 	if (!np_icmp_echo_request(&f, f.pport))
 		return 1; /* errors and neighbour discovery are the kernel's own */
-	if (s && (s->flags & NP_SK_ICMP) && s->icmp_peer[0] == f.peer[0] && s->icmp_peer[1] == f.peer[1] &&
-	    s->icmp_peer[2] == f.peer[2] && s->icmp_peer[3] == f.peer[3]) {
+	if (np_icmp_cached(s, f.peer)) {
 		np_count(NP_S_CACHED);
 		return 1;
 	}
@@ -651,10 +663,8 @@ int np_egress(struct __sk_buff *skb)
 		return 0;
 	}
 	if (s) {
-		s->flags |= NP_SK_ICMP | NP_SK_OUT;
 		__builtin_memcpy(s->icmp_peer, f.peer, 16);
-		s->verdict = q.verdict;
-		s->rule = q.rule;
+		np_sk_cache(s, NP_SK_ICMP | NP_SK_OUT, &q);
 	}
 	return 1;
 }
@@ -716,9 +726,7 @@ int BPF_PROG(np_state, struct sock *sk, int oldstate, int newstate)
 		q.port = f.lport;
 		q.marks = np_owner_marks(s);
 		np_evaluate(&q);
-		s->flags |= NP_SK_IN;
-		s->verdict = q.verdict;
-		s->rule = q.rule;
+		np_sk_cache(s, NP_SK_IN, &q);
 	}
 	s->flags |= NP_SK_FLOW;
 

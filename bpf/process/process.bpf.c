@@ -142,7 +142,7 @@ static __always_inline void exec_marks(struct exec_scratch *s, __u32 tgid, __u32
 	asm volatile("%[n] &= %[m]" : [n] "+r"(n) : [m] "i"(255)); /* the bound, where the verifier sees it */
 	if (n > 0 && n < PAL_BIN_PATH && bpf_probe_read_kernel(s->bkey.path, n, s->data) == 0) {
 		bits |= bin_lookup(&s->bkey, PAL_BIN_PREFIX, n);
-		if (blen < PAL_BIN_PATH - 1) {
+		if (blen <= PAL_BIN_PATH - 1) { /* the whole path and its NUL fit an exact key */
 			s->bkey.path[n] = 0;
 			bits |= bin_lookup(&s->bkey, PAL_BIN_EXACT, n + 1);
 		}
@@ -276,7 +276,10 @@ int BPF_PROG(pal_fork, struct task_struct *parent_task, struct task_struct *chil
 		__u32 ptgid = BPF_CORE_READ(parent_task, tgid), ctgid = BPF_CORE_READ(child, tgid);
 		__u64 bits = pal_marks_of(ptgid);
 
-		if (bits && bpf_map_update_elem(&pal_proc_marks, &ctgid, &bits, BPF_ANY))
+		/* no bits: an entry left under this (reused) tgid must not mark the new process */
+		if (!bits)
+			bpf_map_delete_elem(&pal_proc_marks, &ctgid);
+		else if (bpf_map_update_elem(&pal_proc_marks, &ctgid, &bits, BPF_ANY))
 			pal_count(PAL_STAT_LOST_MARK);
 	}
 	ev = bpf_ringbuf_reserve(&pal_events, sizeof(*ev), 0);
