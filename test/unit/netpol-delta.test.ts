@@ -45,6 +45,11 @@ describe('policy delta', () => {
       const { policyDelta: _unused, ...whole } = next;
       expect(withDelta.length).toBeGreaterThan(0);
       expect(withDelta).toEqual(writes(stateDiff(prev, whole)));
+      // the delta is what the datapath goes by: an empty one writes no policy entry at all
+      expect(next.policyDelta!.added.every((e) => !prev.policy.includes(e))).toBe(true);
+      expect(next.policyDelta!.removed.every((e) => !next.policy.includes(e))).toBe(true);
+      const noChange = { ...whole, policyDelta: { base: new WeakRef(prev), added: [], removed: [] } };
+      expect(writes(stateDiff(prev, noChange)).filter((w) => /^(ingress|egress) /.test(w))).toEqual([]);
       prev = next;
     }
   });

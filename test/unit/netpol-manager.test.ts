@@ -94,6 +94,11 @@ spec:
     const { maps, m } = manager();
     m.add(WEB, 'web.yaml', 'audit');
     expect(m.list().every((p) => p.mode === 'audit')).toBe(true);
+    expect(m.list().map((p) => p.mode)).toEqual(['audit', 'audit']);
+    // audit: nothing enforced in the datapath, the would-be verdicts all in the all-policies half
+    expect(maps.last!.policy.every((e) => !e.enf.allow && !e.enf.deny)).toBe(true);
+    expect(maps.last!.policy.some((e) => e.all.allow)).toBe(true);
+    expect(maps.last!.defaults.some((d) => d.ingressEnf || d.egressEnf)).toBe(false);
     m.add(WEB, 'web.yaml');
     expect(m.list().map((p) => p.mode)).toEqual(['enforce', 'enforce']);
     expect(m.delete('web', 'prod')).toEqual(['CiliumNetworkPolicy/prod/web']);
@@ -156,6 +161,7 @@ spec:
   egress: [{toEntities: [world], binaries: [/usr/bin/curl]}]
 `, 'curl.yaml');
     expect(given).toEqual([['/usr/bin/curl']]);
+    expect(maps.last!.policy.length).toBeGreaterThan(0);
     expect(maps.last!.policy.every((e) => e.enf.allowMarks === 2n && !e.enf.allow)).toBe(true);
     m.delete('curl', 'prod');
     expect(released).toEqual([['/usr/bin/curl']]);
