@@ -82,10 +82,11 @@ function tool(name: string): { path: string; run(args: string[]): SpawnSyncRetur
   return { path, run: (args) => spawnSync(path, args, { argv0: name, encoding: 'utf8' }) };
 }
 
-/** The functions with a kprobe registered (debugfs), or undefined where that list is not readable. */
-function registeredKprobes(): string | undefined {
+/** The functions with a kprobe registered (debugfs: test/vm/init mounts it, so the list must be there). */
+function registeredKprobes(): string {
   const list = '/sys/kernel/debug/kprobes/list';
-  return existsSync(list) ? readFileSync(list, 'utf8') : undefined;
+  expect(existsSync(list), `${list} (debugfs) must be readable to tell kprobes from fentry`).toBe(true);
+  return readFileSync(list, 'utf8');
 }
 
 /**
@@ -169,7 +170,7 @@ describe('kprobes', () => {
     const r = await runCli(['policy', 'add', file0, '--socket', agent().socket]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain('added kp-perm');
-    expect(registeredKprobes() ?? 'security_file_permission').toContain('security_file_permission');
+    expect(registeredKprobes()).toContain('security_file_permission');
     const run = cat.run([file]);
     expect(run.stdout).toBe('hello\n');
     const [ev] = await eventsOf(agent(), 'kp-perm');
@@ -291,12 +292,21 @@ describe('kprobes', () => {
         values: ["${port}"]
 `));
       expect(r.error).toBe('');
-      await new Promise<void>((res, rej) => {
-        const c = connect(port, '127.0.0.1', () => c.end());
-        c.on('close', () => res());
-        c.on('error', rej);
-      });
+      const connectTo = (p: number): Promise<void> =>
+        new Promise<void>((res, rej) => {
+          const c = connect(p, '127.0.0.1', () => c.end());
+          c.on('close', () => res());
+          c.on('error', rej);
+        });
+      // a connection to another port first: DPort must keep it out in the kernel
+      const other = createServer((c) => c.end());
+      await new Promise<void>((res) => other.listen(0, '127.0.0.1', res));
+      await connectTo((other.address() as { port: number }).port);
+      other.close();
+      await connectTo(port);
       const [ev] = await eventsOf(agent(), 'kp-sock');
+      await new Promise((res) => setTimeout(res, 500));
+      expect(hookEvents(agent().events(), 'kp-sock').map((e: Ev) => e.args[0].sock_arg.dport)).toEqual([port]);
       console.log(`kprobe sock event: ${JSON.stringify(ev)}`);
       expect(ev).toMatchObject({ function_name: 'tcp_connect', process: { pid: process.pid } });
       // tcp_connect runs before the handshake: the source port is already bound, the state is SYN_SENT.
@@ -399,7 +409,7 @@ describe('kprobes', () => {
 
   it('kretprobe: returnArg and matchReturnArgs post only calls that returned -ENOENT', async () => {
     await returnProbe(agent(), 'kp-ret');
-    expect(registeredKprobes() ?? 'do_unlinkat').toContain('do_unlinkat');
+    expect(registeredKprobes()).toContain('do_unlinkat');
     await deletePolicy(agent(), 'kp-ret');
   });
 });
@@ -423,8 +433,7 @@ describe('kprobe policies on the fentry fallback (PALISADE_DISABLE_ATTACH=kprobe
         values: ["${rm.path}"]
 `));
     expect(r.error).toBe('');
-    const kprobes = registeredKprobes();
-    if (kprobes !== undefined) expect(kprobes).not.toContain('do_unlinkat');
+    expect(registeredKprobes()).not.toContain('do_unlinkat');
     const target = join(work, 'fentry-unlink');
     writeFileSync(target, '');
     expect(rm.run([target]).status).toBe(0);
@@ -436,8 +445,7 @@ describe('kprobe policies on the fentry fallback (PALISADE_DISABLE_ATTACH=kprobe
 
   it('a return probe takes fexit there: same events, still no kprobe', async () => {
     await returnProbe(agent(), 'fe-ret');
-    const kprobes = registeredKprobes();
-    if (kprobes !== undefined) expect(kprobes).not.toContain('do_unlinkat');
+    expect(registeredKprobes()).not.toContain('do_unlinkat');
     await deletePolicy(agent(), 'fe-ret');
   });
 

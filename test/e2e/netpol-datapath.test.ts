@@ -308,6 +308,10 @@ describe.skipIf(skip)('network policy datapath', () => {
     expect(nx?.rcodeName).toBe('NXDOMAIN');
     // port 53 elsewhere is denied: no query leaves
     expect(await client.call('resolve', { server: net.v4(3), name: 'www.palisade.test' })).toMatchObject({ ok: false });
+    // (nothing listens there either: what shows the policy refused it is the verdict, and no copy)
+    expect(find((x) => x.kind === 'dns' && x.peerAddr === net.v4(3))).toEqual([]);
+    expect(find((x) => x.kind === 'verdict' && x.direction === 'egress' && x.peerAddr === net.v4(3) && x.peerPort === 53)[0])
+      .toMatchObject({ verdict: 'DROPPED', protocol: UDP });
   });
 
   it('ICMP echo: allowed by type in the port field, denied elsewhere', async () => {
@@ -441,6 +445,9 @@ describe.skipIf(skip)('network policy datapath', () => {
     const port = (srv.address() as { port: number }).port;
     await new Promise<void>((res, rej) => connect(port, '127.0.0.1').once('connect', res).once('error', rej));
     srv.close();
+    // the same state does police a workload: records are being made and read
+    expect(await client.call('connect', { host: net.v4(2), port: 8099 })).toMatchObject({ ok: false, code: 'EPERM' });
+    expect(find((r) => r.kind === 'verdict' && r.pid === clientPid && r.peerPort === 8099)).toHaveLength(1);
     expect(find((r) => r.pid === process.pid)).toEqual([]);
     expect(dp.counters().lost).toBe(0);
   });
