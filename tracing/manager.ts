@@ -1,10 +1,10 @@
 // The loaded TracingPolicies: add (parse, compile, load, attach), delete, enable, disable, list.
 // Each policy is loaded whole or not at all, and one policy's failure never touches another.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { BpfError } from '../native/index.js';
 import type { ArgDecode, CompileEnv, HookEvent } from './compile/compile.js';
 import { compilePolicy, type WorkloadScope } from './compile/compile.js';
+import { policyFiles } from './policy/files.js';
 import { parsePolicies, type PolicyError, type PolicyMode, type TracingPolicy } from './policy/index.js';
 import { LoadedHook, type HookCounts, type SharedMaps } from './sensor/hook.js';
 import { MarkError, ProcessMarks, type LiveProcess } from './sensor/marks.js';
@@ -135,10 +135,7 @@ export class PolicyManager {
   /** Every *.yaml / *.yml file of a directory, in name order. */
   addDir(dir: string): AddResult {
     const out: AddResult = { added: [], errors: [] };
-    const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
-    for (const f of files) {
-      const path = join(dir, f);
-      if (!statSync(path).isFile()) continue;
+    for (const path of policyFiles(dir)) {
       const r = this.add(readFileSync(path, 'utf8'), path);
       out.added.push(...r.added);
       out.errors.push(...r.errors);

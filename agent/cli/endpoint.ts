@@ -3,10 +3,9 @@ import type { Command } from 'commander';
 import type { EndpointJson, EndpointListJson } from '../api/endpoints.js';
 import { labelStrings, namespaceProblem, parseLabelArgs } from '../identity/labels.js';
 import { CliError } from './errors.js';
-import { agentCall } from './policy.js';
-import { DEFAULT_SOCKET } from './status.js';
+import { table } from './policy.js';
+import { SOCKET_OPTION, agentCall } from './status.js';
 
-const socketOpt = ['--socket <path>', 'agent socket', DEFAULT_SOCKET] as const;
 
 function describeEndpoint(e: EndpointJson): string {
   const labels = labelStrings(e.labels).join(', ') || 'no labels';
@@ -21,8 +20,7 @@ export function renderEndpoints(r: EndpointListJson): string {
     for (const e of r.endpoints) {
       rows.push([e.cgroup, e.id, e.namespace, e.identity === undefined ? '-' : String(e.identity), String(e.processes), e.ips.join(',') || '-', labelStrings(e.labels).join(',') || '-']);
     }
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-    for (const row of rows) lines.push(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+    lines.push(table(rows));
   }
   for (const p of r.pending) lines.push(`not present: ${p.cgroupPath} (labelled by ${p.sources.join(', ')})`);
   const f = r.labels_file;
@@ -41,7 +39,7 @@ export function registerEndpoint(program: Command): void {
     .argument('<cgroup>', 'cgroup path below the cgroup2 mount (/system.slice/web.service) or the full path')
     .argument('<labels...>', 'key=value')
     .option('--namespace <ns>', 'namespace of the workload (default: as before, else "default")')
-    .option(...socketOpt)
+    .option(...SOCKET_OPTION)
     .action(async (cgroup: string, args: string[], opts: { namespace?: string; socket: string }) => {
       let labels: Record<string, string>;
       try {
@@ -62,7 +60,7 @@ export function registerEndpoint(program: Command): void {
     .command('unlabel')
     .description('remove the labels set with `endpoint label` (labels from the file and container names stay)')
     .argument('<cgroup>')
-    .option(...socketOpt)
+    .option(...SOCKET_OPTION)
     .action(async (cgroup: string, opts: { socket: string }) => {
       const r = await agentCall<{ unlabelled: string; endpoint?: EndpointJson }>(opts.socket, { op: 'endpoint_unlabel', cgroup });
       console.log(r.endpoint ? `unlabelled ${r.unlabelled}; still a workload: ${describeEndpoint(r.endpoint)}` : `unlabelled ${r.unlabelled}`);
@@ -71,7 +69,7 @@ export function registerEndpoint(program: Command): void {
     .command('list')
     .description('workloads: cgroup, id, namespace, identity, processes, addresses, labels')
     .option('-o, --output <fmt>', 'table|json', 'table')
-    .option(...socketOpt)
+    .option(...SOCKET_OPTION)
     .action(async (opts: { output: string; socket: string }) => {
       if (opts.output !== 'table' && opts.output !== 'json') throw new CliError(`--output: expected table or json, got ${JSON.stringify(opts.output)}`, 2);
       const r = await agentCall<EndpointListJson>(opts.socket, { op: 'endpoint_list' });

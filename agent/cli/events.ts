@@ -6,7 +6,7 @@ import { request } from '../api/local.js';
 import { compactLine, jsonEventType, viewOfJson, type JsonEvent } from '../export/compact.js';
 import { EVENT_TYPES } from '../pipeline/events.js';
 import { CliError } from './errors.js';
-import { DEFAULT_SOCKET } from './status.js';
+import { SOCKET_OPTION } from './status.js';
 
 export interface EventFilter {
   types?: Set<string>;
@@ -42,7 +42,7 @@ export function registerEvents(program: Command): void {
   program
     .command('events')
     .description('print events from the running agent (or a JSON-lines file, or stdin with --file -)')
-    .option('--socket <path>', 'agent socket', DEFAULT_SOCKET)
+    .option(...SOCKET_OPTION)
     .option('-f, --file <path>', "read a JSON-lines file instead of the agent ('-' for stdin)")
     .option('-o, --output <fmt>', 'json|compact', 'compact')
     .option('--type <types>', `comma-separated event types (${EVENT_TYPES.join(', ')})`)

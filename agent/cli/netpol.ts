@@ -5,8 +5,8 @@ import type { NetPolicySummary } from '../../network/manager.js';
 import { parseNetworkPolicies } from '../../network/policy/parse.js';
 import type { NetpolRequest } from '../network/service.js';
 import { CliError } from './errors.js';
-import { agentCall, readPolicyFile, table, validateCommand, type PolicyChecker } from './policy.js';
-import { DEFAULT_SOCKET } from './status.js';
+import { readPolicyFile, table, validateCommand, type PolicyChecker } from './policy.js';
+import { SOCKET_OPTION, agentCall } from './status.js';
 
 const checkNetwork: PolicyChecker = (text, file) => {
   const r = parseNetworkPolicies(text, file);
@@ -25,8 +25,7 @@ export function renderNetpolList(list: NetPolicySummary[]): string {
 
 export function registerNetpol(program: Command): void {
   const netpol = program.command('netpol').description('network policies: Kubernetes NetworkPolicy and CiliumNetworkPolicy');
-  const socketOpt = ['--socket <path>', 'agent socket', DEFAULT_SOCKET] as const;
-  netpol
+    netpol
     .command('validate')
     .description('check network policy files offline: every error with file, line, column and field')
     .argument('<file...>', 'YAML files (several documents each) or directories of them')
@@ -37,7 +36,7 @@ export function registerNetpol(program: Command): void {
     .description('load (or replace) the policies of a file in the running agent: all of them, or none on error')
     .argument('<file>')
     .option('--mode <mode>', 'enforce|audit: audit reports would-deny verdicts and drops nothing')
-    .option(...socketOpt)
+    .option(...SOCKET_OPTION)
     .action(async (file: string, opts: { mode?: string; socket: string }) => {
       if (opts.mode !== undefined && opts.mode !== 'enforce' && opts.mode !== 'audit') {
         throw new CliError(`--mode: expected enforce or audit, got ${JSON.stringify(opts.mode)}`, 2);
@@ -53,7 +52,7 @@ export function registerNetpol(program: Command): void {
     .description('delete a loaded network policy by name')
     .argument('<name>')
     .option('-n, --namespace <ns>', 'the namespace of a namespaced policy')
-    .option(...socketOpt)
+    .option(...SOCKET_OPTION)
     .action(async (name: string, opts: { namespace?: string; socket: string }) => {
       const req: NetpolRequest = { op: 'netpol_delete', name };
       if (opts.namespace) req.namespace = opts.namespace;
@@ -64,7 +63,7 @@ export function registerNetpol(program: Command): void {
     .command('list')
     .description('loaded network policies: kind, mode, workloads selected, rules')
     .option('-o, --output <fmt>', 'text|json', 'text')
-    .option(...socketOpt)
+    .option(...SOCKET_OPTION)
     .action(async (opts: { output: string; socket: string }) => {
       const r = await agentCall<{ policies: NetPolicySummary[] }>(opts.socket, { op: 'netpol_list' });
       console.log(opts.output === 'json' ? JSON.stringify(r.policies, null, 2) : renderNetpolList(r.policies));

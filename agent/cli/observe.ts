@@ -10,7 +10,7 @@ import { compactFlowLine, flowTableRow, TABLE_HEADER, TableWriter } from '../../
 import { flowFields, flowOfEvent, type ExportedFlow } from '../../network/flows/history.js';
 import { parseSince } from '../../network/flows/since.js';
 import { CliError } from './errors.js';
-import { DEFAULT_SOCKET } from './status.js';
+import { SOCKET_OPTION } from './status.js';
 
 /** What plain `palisade observe` shows from the agent, as `hubble observe` does. */
 export const DEFAULT_LAST = 20;
@@ -174,7 +174,7 @@ export function registerObserve(program: Command): void {
   program
     .command('observe')
     .description('print network flows (policy verdicts, connections, DNS) from the agent or a JSON-lines file')
-    .option('--socket <path>', 'agent socket', DEFAULT_SOCKET)
+    .option(...SOCKET_OPTION)
     .option('-f, --file <path>', "read an export file instead of the agent ('-' for stdin)")
     .option('-o, --output <fmt>', 'compact|json|table', 'compact')
     .option('--verdict <verdict>', `${VERDICTS.join('|')} (repeatable: any of them)`, collect)

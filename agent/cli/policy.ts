@@ -1,12 +1,13 @@
 // `palisade policy validate FILE...`: checks TracingPolicy files offline; no agent needed.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { policyFiles } from '../../tracing/policy/files.js';
+import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { formatPolicyError, parsePolicies, type PolicyError, type PolicyKind, type PolicyMode, type TracingPolicy } from '../../tracing/policy/index.js';
 import type { PolicySummary as LoadedSummary } from '../../tracing/manager.js';
 import { CliError } from './errors.js';
-import { DEFAULT_SOCKET, ask } from './status.js';
-import type { LocalRequest, PolicyRequest } from '../api/local.js';
+import { plural } from '../../tracing/policy/errors.js';
+import { SOCKET_OPTION, agentCall } from './status.js';
+import type { PolicyRequest } from '../api/local.js';
 
 export interface PolicySummary {
   name: string;
@@ -52,7 +53,7 @@ function expand(paths: string[]): string[] {
       // reported when read
     }
     if (!dir) out.push(p);
-    else out.push(...readdirSync(p).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(p, f)));
+    else out.push(...policyFiles(p));
   }
   return out;
 }
@@ -77,7 +78,6 @@ export function validateFiles(paths: string[], check: PolicyChecker = checkTraci
   });
 }
 
-const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 const label = (p: PolicySummary): string => (p.namespace ? `${p.namespace}/${p.name}` : p.name);
 
 export function renderReports(reports: FileReport[]): string {
@@ -114,14 +114,6 @@ export function validateCommand(files: string[], output: string, check?: PolicyC
   if (!valid) process.exitCode = 1;
 }
 
-/** Sends a one-answer request to the agent; an {error} answer becomes a CliError. */
-export async function agentCall<T>(socket: string, req: LocalRequest): Promise<T> {
-  const line = await ask(socket, req);
-  if (line === '') throw new CliError('the agent closed the connection without answering');
-  const out = JSON.parse(line) as T & { error?: string };
-  if (out.error) throw new CliError(out.error);
-  return out;
-}
 
 const kib = (n: number): string => `${Math.round(n / 1024)} KiB`;
 
@@ -150,13 +142,12 @@ export function registerPolicy(program: Command): void {
     .option('-o, --output <fmt>', 'text|json', 'text')
     .action((files: string[], opts: { output: string }) => validateCommand(files, opts.output));
 
-  const socketOpt = ['--socket <path>', 'agent socket', DEFAULT_SOCKET] as const;
-  policy
+    policy
     .command('add')
     .description('load policies from a file into the running agent (all of the file, or none of it on error)')
     .argument('<file>', 'YAML file, one or more TracingPolicy documents')
     .option('--mode <mode>', 'enforce|monitor: overrides spec.options policy-mode')
-    .option(...socketOpt)
+    .option(...SOCKET_OPTION)
     .action(async (file: string, opts: { mode?: string; socket: string }) => {
       if (opts.mode !== undefined && opts.mode !== 'enforce' && opts.mode !== 'monitor') {
         throw new CliError(`--mode: expected enforce or monitor, got ${JSON.stringify(opts.mode)}`, 2);
@@ -176,7 +167,7 @@ export function registerPolicy(program: Command): void {
       .command(verb)
       .description(`${verb} a loaded policy by name`)
       .argument('<name>')
-      .option(...socketOpt)
+      .option(...SOCKET_OPTION)
       .action(async (name: string, opts: { socket: string }) => {
         await agentCall(opts.socket, { op, name });
         console.log(`${done} ${name}`);
@@ -186,7 +177,7 @@ export function registerPolicy(program: Command): void {
     .command('list')
     .description('loaded policies: state, mode, events posted and enforced, kernel memory, hooks')
     .option('-o, --output <fmt>', 'text|json', 'text')
-    .option(...socketOpt)
+    .option(...SOCKET_OPTION)
     .action(async (opts: { output: string; socket: string }) => {
       const r = await agentCall<{ policies: LoadedSummary[] }>(opts.socket, { op: 'policy_list' });
       console.log(opts.output === 'json' ? JSON.stringify(r.policies, null, 2) : renderList(r.policies));

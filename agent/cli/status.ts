@@ -5,6 +5,8 @@ import type { AgentStatus } from '../daemon.js';
 import { CliError } from './errors.js';
 
 export const DEFAULT_SOCKET = '/run/palisade/palisade.sock';
+/** The --socket option of every command that talks to the agent. */
+export const SOCKET_OPTION = ['--socket <path>', 'agent socket', DEFAULT_SOCKET] as const;
 
 /** One request, one JSON line back. */
 export async function ask(path: string, req: LocalRequest): Promise<string> {
@@ -12,6 +14,15 @@ export async function ask(path: string, req: LocalRequest): Promise<string> {
   let data = '';
   for await (const chunk of sock) data += String(chunk);
   return data.trim();
+}
+
+/** Sends a one-answer request to the agent; an {error} answer becomes a CliError. */
+export async function agentCall<T>(socket: string, req: LocalRequest): Promise<T> {
+  const line = await ask(socket, req);
+  if (line === '') throw new CliError('the agent closed the connection without answering');
+  const out = JSON.parse(line) as T & { error?: string };
+  if (out.error) throw new CliError(out.error);
+  return out;
 }
 
 export function renderStatus(s: AgentStatus): string {
@@ -36,12 +47,10 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .description("show the running agent's counters: events received, decoded, lost, exported")
-    .option('--socket <path>', 'agent socket', DEFAULT_SOCKET)
+    .option(...SOCKET_OPTION)
     .option('-o, --output <fmt>', 'text|json', 'text')
     .action(async (opts: { socket: string; output: string }) => {
-      const line = await ask(opts.socket, { op: 'status' });
-      if (line === '') throw new CliError('the agent closed the connection without answering');
-      if (opts.output === 'json') console.log(line);
-      else console.log(renderStatus(JSON.parse(line) as AgentStatus));
+      const status = await agentCall<AgentStatus>(opts.socket, { op: 'status' });
+      console.log(opts.output === 'json' ? JSON.stringify(status) : renderStatus(status));
     });
 }

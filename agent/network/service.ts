@@ -1,8 +1,8 @@
 // Network policy inside the agent: the datapath (cgroup hooks at the cgroup v2 root), the policy
 // manager (both APIs, incremental compile), the workload store (labels, addresses) and the flow
 // history `palisade observe` reads. Records reach it through the agent's one ring buffer.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { policyFiles } from '../../tracing/policy/files.js';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { NetworkDatapath, type SharedNetMaps } from '../../network/datapath/datapath.js';
 import { decodeNet } from '../../network/datapath/layout.js';
@@ -90,12 +90,14 @@ export class NetworkService {
     this.unsubscribe = this.store.onChange((ws) => this.manager.setWorkloads(ws));
     this.store.start();
     this.manager.setWorkloads(this.store.list());
-    if (policyDir && existsSync(policyDir)) {
-      for (const f of readdirSync(policyDir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
-        const path = join(policyDir, f);
-        const r = this.add(readFileSync(path, 'utf8'), path);
-        for (const e of r.errors) this.opts.log.error({ file: path }, `network policy rejected: ${formatPolicyError(e)}`);
-      }
+    if (!policyDir) return;
+    if (!existsSync(policyDir)) {
+      this.opts.log.warn({ dir: policyDir }, 'network policy folder not found: no network policies loaded');
+      return;
+    }
+    for (const path of policyFiles(policyDir)) {
+      const r = this.add(readFileSync(path, 'utf8'), path);
+      for (const e of r.errors) this.opts.log.error({ file: path }, `network policy rejected: ${formatPolicyError(e)}`);
     }
   }
 
