@@ -3,7 +3,7 @@
 // Within a field any value matches (--verdict DROPPED --verdict AUDIT); labels must all match;
 // fields combine with AND.
 import { BlockList, isIP } from 'node:net';
-import { closest } from '../../tracing/policy/errors.js';
+import { unknownValue } from '../../tracing/policy/errors.js';
 import type { Verdict } from '../model.js';
 import type { FlowEndpoint, FlowJson, FlowType } from './types.js';
 
@@ -54,18 +54,10 @@ const PROTOCOL_NAMES: Record<ProtocolName, readonly string[]> = {
   tcp: ['TCP'], udp: ['UDP'], icmp: ['ICMPv4', 'ICMPv6'], icmpv4: ['ICMPv4'], icmpv6: ['ICMPv6'],
 };
 
-/** `unknown verdict "DROP" (did you mean "DROPPED"?)`: a typo, or the start of a value, gets a hint. */
-export function unknownFlagValue(what: string, word: string, allowed: readonly string[]): string {
-  const lower = word.toLowerCase();
-  const hint = (lower.length >= 3 ? allowed.find((a) => a.toLowerCase().startsWith(lower)) : undefined) ?? closest(word, allowed);
-  const tail = hint !== undefined ? ` (did you mean ${JSON.stringify(hint)}?)` : `: expected one of ${allowed.join(', ')}`;
-  return `unknown ${what} ${JSON.stringify(word)}${tail}`;
-}
-
 function oneOf<T extends string>(field: keyof FlowFilterSpec, what: string, values: readonly unknown[], allowed: readonly T[]): Set<T> {
   for (const v of values) {
     if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-      throw new FilterError(`${FLAG[field]}: ${unknownFlagValue(what, String(v), allowed)}`);
+      throw new FilterError(`${FLAG[field]}: ${unknownValue(what, String(v), allowed)}`);
     }
   }
   return new Set(values as T[]);

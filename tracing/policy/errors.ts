@@ -21,7 +21,8 @@ export function editDistance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-/** The closest candidate, if close enough to be a typo. Case differences count as no distance. */
+/** The closest candidate, if close enough to be a typo, else one the word (3 letters or more) begins:
+ *  "DROP" means "DROPPED". Case differences count as no distance. */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
   const w = word.toLowerCase();
   let best: string | undefined;
@@ -34,7 +35,8 @@ export function closest(word: string, candidates: readonly string[]): string | u
     }
   }
   const allowed = Math.max(2, Math.floor(word.length / 4));
-  return bestD <= allowed ? best : undefined;
+  if (bestD <= allowed) return best;
+  return w.length >= 3 ? candidates.find((c) => c.toLowerCase().startsWith(w)) : undefined;
 }
 
 /** ` (did you mean "x"?)` or ''. */
