@@ -107,31 +107,37 @@ export class LocalServer {
       const sink = new StreamSink(`client:${this.nextId++}`, sock, 'json', CLIENT_HIGH_WATER);
       this.handlers.subscribe(sink);
       sock.on('close', () => this.handlers.unsubscribe(sink));
-    } else if (req.op.startsWith('policy_') || req.op.startsWith('netpol_')) {
-      let out: unknown;
-      try {
-        if (req.op.startsWith('policy_')) out = this.handlers.policy(req as PolicyRequest);
-        else out = this.handlers.netpol ? this.handlers.netpol(req as NetpolRequest) : { error: 'network policy is off in this agent (--no-network)' };
-      } catch (e) {
-        out = { error: e instanceof Error ? e.message : String(e) };
-      }
-      sock.end(JSON.stringify(out) + '\n');
-    } else if (req.op.startsWith('endpoint_') || req.op === 'observe') {
-      try {
-        if (req.op === 'observe') {
-          if (this.handlers.observe) this.handlers.observe(req as ObserveRequest, sock);
-          else sock.end(JSON.stringify({ error: 'this agent keeps no flow history' }) + '\n');
-        } else {
-          const out = this.handlers.endpoints ? this.handlers.endpoints(req as EndpointRequest) : { error: 'this agent does not manage workloads' };
-          sock.end(JSON.stringify(out) + '\n');
-        }
-      } catch (e) {
-        sock.end(JSON.stringify({ error: e instanceof Error ? e.message : String(e) }) + '\n');
-      }
+    } else if (req.op === 'observe') {
+      const observe = this.handlers.observe;
+      answer(sock, () => {
+        if (!observe) return { error: 'this agent keeps no flow history' };
+        observe(req as ObserveRequest, sock); // it answers, and ends the socket unless following
+        return undefined;
+      });
+    } else if (req.op.startsWith('policy_')) {
+      answer(sock, () => this.handlers.policy(req as PolicyRequest));
+    } else if (req.op.startsWith('netpol_')) {
+      const netpol = this.handlers.netpol;
+      answer(sock, () => (netpol ? netpol(req as NetpolRequest) : { error: 'network policy is off in this agent (--no-network)' }));
+    } else if (req.op.startsWith('endpoint_')) {
+      const endpoints = this.handlers.endpoints;
+      answer(sock, () => (endpoints ? endpoints(req as EndpointRequest) : { error: 'this agent does not manage workloads' }));
     } else {
       sock.end(JSON.stringify({ error: `unknown op ${JSON.stringify((req as { op?: unknown }).op)}` }) + '\n');
     }
   }
+}
+
+/** One JSON answer line, or {error} when the handler throws: a bad request never takes the agent
+ *  down. A handler that answers on the socket itself returns undefined. */
+function answer(sock: Socket, fn: () => unknown): void {
+  let out: unknown;
+  try {
+    out = fn();
+  } catch (e) {
+    out = { error: e instanceof Error ? e.message : String(e) };
+  }
+  if (out !== undefined) sock.end(JSON.stringify(out) + '\n');
 }
 
 function isListening(path: string): Promise<boolean> {
