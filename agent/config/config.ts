@@ -1,5 +1,7 @@
 // Agent configuration: defaults, a YAML file, then command-line flags, in that order.
 // Every error names the file, line, column and field.
+import { DEFAULT_HISTORY_SIZE } from '../../network/flows/history.js';
+import { DEFAULT_WORKLOADS_FILE } from '../identity/labels-file.js';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LineCounter, isMap, isScalar, parseDocument, type Node as YamlNode } from 'yaml';
@@ -54,7 +56,7 @@ export function defaultConfig(bpfDir: string): AgentConfig {
     // Off, as in Tetragon: they triple the size of every process block.
     enableProcessCred: false,
     enableProcessNs: false,
-    network: { enabled: true, policyDir: '', workloadsFile: '/etc/palisade/workloads.yaml', historySize: 4096 },
+    network: { enabled: true, policyDir: '', workloadsFile: DEFAULT_WORKLOADS_FILE, historySize: DEFAULT_HISTORY_SIZE },
     export: { stdout: 'auto', file: null },
   };
 }
