@@ -637,12 +637,13 @@ int np_egress(struct __sk_buff *skb)
 		sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return 1;
-	s = bpf_sk_storage_get(&np_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-
 	if (f.proto == IPPROTO_UDP) {
+		/* a DNS query only reads the owner: no storage for every resolver socket */
+		s = bpf_sk_storage_get(&np_sk, sk, 0, 0);
 		np_dns_copy(skb, &f, cgid, cookie, s, *lid);
 		return 1;
 	}
+	s = bpf_sk_storage_get(&np_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!np_icmp_echo_request(&f, f.pport))
 		return 1; /* errors and neighbour discovery are the kernel's own */
 	if (np_icmp_cached(s, f.peer)) {
