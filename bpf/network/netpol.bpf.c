@@ -379,6 +379,35 @@ struct np_ip6 {
 
 /* Reads addresses, protocol and ports; src/dst as on the wire (the caller orients them).
  * Returns false for what policy does not look at (non-first fragments, v6 extension headers). */
+/* Steps over IPv6 extension headers (hop-by-hop, routing, destination options, AH, a first
+ * fragment) so that a TCP or UDP packet behind them is decided like any other. False for what it
+ * cannot read: a non-first fragment, or more headers than it walks. */
+static __always_inline bool np_skip_ext6(struct __sk_buff *skb, struct np_flow *f)
+{
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		__u8 eh[4];
+
+		if (f->proto != 0 && f->proto != 43 && f->proto != 60 && f->proto != 51 && f->proto != 44)
+			return true;
+		if (bpf_skb_load_bytes(skb, f->l4_off, eh, sizeof(eh)))
+			return false;
+		if (f->proto == 44) {
+			if (((eh[2] << 8) | eh[3]) & 0xfff8)
+				return false; /* a later fragment: no transport header */
+			f->l4_off += 8;
+		} else if (f->proto == 51) {
+			f->l4_off += (eh[1] + 2) * 4;
+		} else {
+			f->l4_off += (eh[1] + 1) * 8;
+		}
+		f->proto = eh[0];
+	}
+	return f->proto != 0 && f->proto != 43 && f->proto != 60 && f->proto != 51 && f->proto != 44;
+}
+
 static __always_inline bool np_parse(struct __sk_buff *skb, struct np_flow *f, __u32 src[4], __u32 dst[4],
 				     __u16 *sport, __u16 *dport)
 {
@@ -406,6 +435,8 @@ static __always_inline bool np_parse(struct __sk_buff *skb, struct np_flow *f, _
 		f->l4_off = sizeof(ip);
 		__builtin_memcpy(src, ip.saddr, 16);
 		__builtin_memcpy(dst, ip.daddr, 16);
+		if (!np_skip_ext6(skb, f))
+			return false;
 	} else {
 		return false;
 	}

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { STAT_NAMES } from '../../agent/pipeline/layout.js';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { BpfObject, forEachFrame, packageRoot, probeFeatures, RingBuffer } from '../../native/index.js';
 import { NetworkDatapath } from '../../network/datapath/datapath.js';
@@ -312,6 +313,29 @@ describe.skipIf(skip)('network policy datapath', () => {
     expect(find((x) => x.kind === 'dns' && x.peerAddr === net.v4(3))).toEqual([]);
     expect(find((x) => x.kind === 'verdict' && x.direction === 'egress' && x.peerAddr === net.v4(3) && x.peerPort === 53)[0])
       .toMatchObject({ verdict: 'DROPPED', protocol: UDP });
+  });
+
+  it('IPv6 extension headers do not carry a packet past ingress policy', async () => {
+    // a UDP receiver in the server workload, and a sender outside any workload in the client's namespace
+    // whose datagram carries a hop-by-hop options header (8 bytes: next header, length 0, PadN)
+    const port = 5360;
+    const recv = spawn('sh', ['-c', `echo $$ > '${ws.path}/cgroup.procs' && exec ip netns exec '${net.nsB}' python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.bind(('::', ${port})); print('ready', flush=True); s.settimeout(1.5)
+try: print('got', s.recvfrom(64)[0].decode(), flush=True)
+except socket.timeout: print('nothing', flush=True)"`]);
+    const out: string[] = [];
+    recv.stdout.on('data', (d: Buffer) => out.push(String(d)));
+    await new Promise<void>((res) => { const t = setInterval(() => { if (out.join('').includes('ready')) { clearInterval(t); res(); } }, 20); });
+    const send = (): void => void execFileSync('ip', ['netns', 'exec', net.nsA, 'python3', '-c',
+      `import socket; s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_HOPOPTS, bytes([0, 0, 1, 4, 0, 0, 0, 0])); s.sendto(b'hbh', ('${net.v6(2)}', ${port}))`]);
+    dp.apply(state([], [denyAll(S)])); // server: ingress default deny
+    send();
+    await new Promise<void>((res) => recv.on('exit', () => res()));
+    expect(out.join('')).toContain('nothing');
+    expect(find((r) => r.kind === 'verdict' && r.direction === 'ingress' && r.protocol === UDP && r.localPort === port)[0])
+      .toMatchObject({ verdict: 'DROPPED', localId: S, peerAddr: net.v6(1) });
   });
 
   it('ICMP echo: allowed by type in the port field, denied elsewhere', async () => {
