@@ -4,8 +4,10 @@
 // a process that keeps firing hooks gets its process and parent blocks cached once more, as bytes.
 import type { WallClock } from '../pipeline/clock.js';
 import type { PalisadeEvent, ProcessHookEvent } from '../pipeline/events.js';
+import type { HookInfo } from '../pipeline/hooks.js';
 import { capabilitiesJson, credentialsJson, namespacesJson, type CapSets, type Credentials, type Process } from '../process/process.js';
-import { hookEventJson } from './hook-json.js';
+import { writeHookBody } from './hook-json.js';
+import { LineBuffer } from './line-buffer.js';
 
 export interface JsonOptions {
   nodeName: string;
@@ -18,11 +20,6 @@ export interface JsonOptions {
   clock?: WallClock;
 }
 
-/** Node's own encoders: on every Buffer, missing from its typings; write() minus argument parsing. */
-interface RawBuffer extends Buffer {
-  utf8Write(s: string, offset: number): number;
-}
-
 /** Hook events are cached per pid slot: a bounded table, so memory stays flat however many fire. */
 const HEAD_SLOTS = 1024;
 const EXEC_OPEN = Buffer.from('{"process_exec":{"process":');
@@ -31,17 +28,15 @@ const PARENT = Buffer.from(',"parent":');
 const PROCESS = Buffer.from(',"process":');
 const TIME_PLACEHOLDER = Buffer.from('000000000Z"}\n');
 
-export class JsonLines {
-  /** Lines written so far: buf[0, pos). Replaced by a bigger one when a line does not fit. */
-  buf: Buffer;
-  pos = 0;
+/** Lines written so far are buf[0, pos); the buffer is replaced by a bigger one when a line does not fit. */
+export class JsonLines extends LineBuffer {
   /** `},"node_name":"…","time":"`: every line ends with it, then the time and `"}\n`. */
   private readonly tail: Buffer;
   /** The tail, the clock's current second and a placeholder for `nnnnnnnnnZ"}\n`: see end(). */
   private endBytes = Buffer.alloc(0);
   private endSecond: Buffer | null = null;
   private readonly headProc: (Process | undefined)[] = new Array<Process | undefined>(HEAD_SLOTS).fill(undefined);
-  private readonly headType: string[] = new Array<string>(HEAD_SLOTS).fill('');
+  private readonly headHook: (HookInfo | undefined)[] = new Array<HookInfo | undefined>(HEAD_SLOTS).fill(undefined);
   private readonly headBytes: Buffer[] = new Array<Buffer>(HEAD_SLOTS).fill(Buffer.alloc(0));
   /**
    * The optional parts of process blocks, as bytes, by value: processes share these values (the
@@ -52,12 +47,8 @@ export class JsonLines {
   private readonly nsBytes = new WeakMap<Uint32Array, Buffer>();
 
   constructor(private readonly opts: JsonOptions, initialBytes = 1 << 20) {
-    this.buf = Buffer.allocUnsafeSlow(initialBytes);
+    super(initialBytes);
     this.tail = Buffer.from(`},"node_name":${JSON.stringify(opts.nodeName)},"time":"`);
-  }
-
-  reset(): void {
-    this.pos = 0;
   }
 
   /** Appends the event's line ("\n" included) and returns where it starts; it ends at `pos`. */
@@ -103,9 +94,8 @@ export class JsonLines {
         break;
       default:
         this.bytes(this.head(ev));
-        this.byte(44); // ,
-        this.text(hookEventJson(ev));
-        this.end(ev.time);
+        writeHookBody(this, ev);
+        this.endKtime(ev);
     }
     return start;
   }
@@ -117,18 +107,28 @@ export class JsonLines {
   private end(time: string): void {
     const clock = this.opts.clock;
     const second = clock?.prefixOf(time);
-    if (!second) {
-      this.bytes(this.tail);
-      this.text(time + '"}\n');
-      return;
-    }
+    if (second) return this.endAt(second, clock!.lastNsec);
+    this.bytes(this.tail);
+    this.text(time + '"}\n');
+  }
+
+  /** The line's end for an event that has its kernel time: the clock stamps it, no text is made. */
+  private endKtime(ev: ProcessHookEvent): void {
+    const clock = this.opts.clock;
+    if (!clock) return this.end(ev.time);
+    clock.stamp(ev.ktimeHi, ev.ktimeLo);
+    this.endAt(clock.secondBytes, clock.lastNsec);
+  }
+
+  /** The line's end for a time given as its second's bytes and its nanoseconds. */
+  private endAt(second: Buffer, nsec: number): void {
     if (second !== this.endSecond) {
       this.endBytes = Buffer.concat([this.tail, second, TIME_PLACEHOLDER]);
       this.endSecond = second;
     }
     this.bytes(this.endBytes);
     const b = this.buf;
-    let v = clock!.lastNsec;
+    let v = nsec;
     for (let i = this.pos - 5; i >= this.pos - 13; i--) {
       const q = Math.floor(v / 10);
       b[i] = 48 + v - q * 10;
@@ -155,11 +155,14 @@ export class JsonLines {
     this.byte(125); // }
   }
 
-  /** `{"<type>":{"process":{…},"parent":{…}` for a hook event, as bytes cached by pid slot. */
+  /**
+   * `{"<type>":{"process":{…},"parent":{…},"subsys":…,"args":[` for a hook event: its process blocks
+   * and its hook's head as bytes, cached by pid slot.
+   */
   private head(ev: ProcessHookEvent): Buffer {
     const p = ev.process;
     const slot = p.pid & (HEAD_SLOTS - 1);
-    if (this.headProc[slot] === p && this.headType[slot] === ev.type) return this.headBytes[slot]!;
+    if (this.headProc[slot] === p && this.headHook[slot] === ev.hook) return this.headBytes[slot]!;
     const start = this.pos;
     this.text(`{"${ev.type}":{"process":`);
     this.block(p);
@@ -167,37 +170,16 @@ export class JsonLines {
       this.bytes(PARENT);
       this.block(ev.parent);
     }
+    this.byte(44); // ,
+    this.bytes(ev.hook.json.head);
     // Copied out of the line buffer: exact size, and not a slice of a shared pool.
     const bytes = Buffer.allocUnsafeSlow(this.pos - start);
     this.buf.copy(bytes, 0, start, this.pos);
     this.pos = start;
     this.headProc[slot] = p;
-    this.headType[slot] = ev.type;
+    this.headHook[slot] = ev.hook;
     this.headBytes[slot] = bytes;
     return bytes;
   }
 
-  private byte(c: number): void {
-    if (this.pos === this.buf.length) this.grow(1);
-    this.buf[this.pos++] = c;
-  }
-
-  private bytes(b: Buffer): void {
-    if (this.pos + b.length > this.buf.length) this.grow(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-
-  private text(s: string): void {
-    // A UTF-16 unit is at most 3 UTF-8 bytes.
-    if (this.pos + 3 * s.length > this.buf.length) this.grow(3 * s.length);
-    this.pos += (this.buf as RawBuffer).utf8Write(s, this.pos);
-  }
-
-  /** Lines already handed to sinks stay valid in the old buffer until their next flush. */
-  private grow(need: number): void {
-    const bigger = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.pos + need));
-    this.buf.copy(bigger, 0, 0, this.pos);
-    this.buf = bigger;
-  }
 }

@@ -23,19 +23,29 @@ export class WallClock {
 
   /** A boot-time u64 given as its two u32 halves, as it sits in a record. */
   formatHiLo(hi: number, lo: number): string {
+    this.stamp(hi, lo);
+    return this.text();
+  }
+
+  /**
+   * Takes a boot-time u64 (u32 halves) as the current time without making its text: secondBytes
+   * and lastNsec then hold it, for writers that put times out as bytes.
+   */
+  stamp(hi: number, lo: number): void {
     // hi * 2^32 = hi * 4e9 + hi * 294967296: keeps every step exact for ~4 years of uptime.
     const r = hi * 294967296 + lo;
     const rs = Math.floor(r / 1e9);
-    return this.format(hi * 4 + rs, r - rs * 1e9);
+    this.settle(hi * 4 + rs, r - rs * 1e9);
   }
 
   /** Boot-time ns as a float (procfs start times, tick resolution). */
   formatNs(ns: number): string {
     const s = Math.floor(ns / 1e9);
-    return this.format(s, Math.round(ns - s * 1e9));
+    this.settle(s, Math.round(ns - s * 1e9));
+    return this.text();
   }
 
-  private format(bootSec: number, bootNsec: number): string {
+  private settle(bootSec: number, bootNsec: number): void {
     let nsec = bootNsec + this.offNsec;
     let sec = bootSec + this.offSec;
     if (nsec >= 1e9) {
@@ -50,13 +60,24 @@ export class WallClock {
       this.lastPrefix = new Date(sec * 1000).toISOString().slice(0, 20); // "YYYY-MM-DDTHH:MM:SS."
       this.prefixBytes = Buffer.from(this.lastPrefix, 'latin1');
     }
+    this.nsec = nsec;
+    this.lastText = ''; // until text() makes it
+  }
+
+  /** The settled time as text; prefixOf() recognises it. */
+  private text(): string {
+    const nsec = this.nsec;
     const ms = Math.floor(nsec / 1e6);
     const rest = nsec - ms * 1e6;
     const us = Math.floor(rest / 1e3);
     const text = this.lastPrefix + DIGITS3[ms] + DIGITS3[us] + DIGITS3[rest - us * 1e3] + 'Z';
     this.lastText = text;
-    this.nsec = nsec;
     return text;
+  }
+
+  /** The second of the last time settled, as bytes ("YYYY-MM-DDTHH:MM:SS."): one Buffer per second. */
+  get secondBytes(): Buffer {
+    return this.prefixBytes;
   }
 
   /**
@@ -68,7 +89,7 @@ export class WallClock {
     return text === this.lastText ? this.prefixBytes : null;
   }
 
-  /** Nanoseconds of the time formatted last. */
+  /** Nanoseconds of the time settled last (formatted or stamped). */
   get lastNsec(): number {
     return this.nsec;
   }

@@ -1,7 +1,7 @@
 // The events the pipeline carries. Processes are shared cache entries, never copied per event.
 import type { Process } from '../process/process.js';
 import type { FlowJson } from '../../network/flows/types.js';
-import type { HookInfo } from './hooks.js';
+import type { HookEvent } from './hook-event.js';
 
 export interface ProcessExecEvent {
   type: 'process_exec';
@@ -23,22 +23,11 @@ export interface ProcessExitEvent {
   signal: string;
 }
 
-/** A tracing hook fired for a process (process_tracepoint, process_kprobe …). */
-export interface ProcessHookEvent {
-  type: HookInfo['event'];
-  time: string;
-  process: Process;
-  parent: Process | null;
-  hook: HookInfo;
-  /** Everything after the parent block, as JSON members: hook, args, action, policy. Built once, in the pipeline. */
-  detailJson: string;
-  /** The arguments as plain text, for compact lines. */
-  argsText: string;
-  /** KPROBE_ACTION_POST, KPROBE_ACTION_SIGKILL … */
-  action: string;
-  /** The enforcement action was carried out (false in monitor mode). */
-  enforced: boolean;
-}
+/**
+ * A tracing hook fired for a process (process_tracepoint, process_kprobe …). Its arguments are read
+ * from its record in the pipeline's drain buffer, so only while the sinks' write() runs.
+ */
+export type ProcessHookEvent = HookEvent;
 
 /** The agent lost events somewhere; the count says how many since the last such report. */
 export interface EventsLostEvent {

@@ -9,11 +9,9 @@ import { Process, makeExecId } from '../process/process.js';
 import type { WallClock } from './clock.js';
 import { nowRfc3339 } from './clock.js';
 import { decodeWaitStatus, type PalisadeEvent } from './events.js';
-import { ACTION_NAMES, hookIntJson, intText, credOf, sockaddrOf, sockOf, type HookRegistry } from './hooks.js';
-import {
-  EV_EXEC, EV_EXIT, EV_FORK, EV_HOOK, EXEC, EXEC_ARGS_TRUNC, EXIT, FORK, FRAME_HEADER, HDR, HOOK, HOOK_ARGS, HOOK_ENFORCED, HOOK_RETURN,
-  NS_NAMES, hookArgTrunc,
-} from './layout.js';
+import { DrainBuffer, HookEvent, hookDataInBounds } from './hook-event.js';
+import type { HookRegistry } from './hooks.js';
+import { EV_EXEC, EV_EXIT, EV_FORK, EV_HOOK, EXEC, EXEC_ARGS_TRUNC, EXIT, FORK, FRAME_HEADER, HDR, HOOK, NS_NAMES } from './layout.js';
 
 /** Anything that fills a buffer with framed records: the native ring buffer, or a test double. */
 export interface RecordSource {
@@ -74,6 +72,7 @@ export class Pipeline {
   readonly counters: PipelineCounters = {
     received: 0, decoded: 0, decodeErrors: 0, lost: 0, exported: 0, sinkDropped: 0, unknownProcess: 0,
   };
+  private readonly drained: DrainBuffer;
   private readonly buf: Buffer;
   private readonly dv: DataView;
   /** This batch's JSON lines, which every sink gets a range of. */
@@ -82,8 +81,9 @@ export class Pipeline {
   private lostReported = 0;
 
   constructor(private readonly opts: PipelineOptions) {
-    this.buf = Buffer.allocUnsafe(opts.bufferBytes ?? 4 << 20);
-    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.drained = new DrainBuffer(opts.bufferBytes ?? 4 << 20);
+    this.buf = this.drained.buf;
+    this.dv = this.drained.dv;
     this.lines = new JsonLines({
       nodeName: opts.nodeName, hostNs: opts.hostNs, processCred: opts.processCred ?? true, processNs: opts.processNs ?? true, clock: opts.clock,
     });
@@ -98,6 +98,7 @@ export class Pipeline {
   poll(): number {
     let frames = 0;
     while (frames < this.budget) {
+      this.drained.epoch++; // events of the last drain may no longer read their records
       const n = this.opts.source.drain(this.buf);
       if (n === 0) break;
       frames += this.handle(n);
@@ -290,78 +291,12 @@ export class Pipeline {
     }
     const proc = this.known(dv.getUint32(rec + HOOK.pid, true), rec + HOOK.start_boottime);
     if (proc === undefined) return;
-    const buf = this.buf;
-    const size = dv.getUint32(rec + HDR.size, true);
-    const data = rec + HOOK.data;
-    const flags = dv.getUint32(rec + HOOK.flags, true);
-    const n = Math.min(dv.getUint8(rec + HOOK.nargs), HOOK_ARGS, hook.args.length);
-    let args = '[';
-    let text = '';
-    let truncated = '';
-    for (let i = 0; i < n; i++) {
-      const at = rec + HOOK.args + 8 * i;
-      const lo = dv.getUint32(at, true);
-      const hi = dv.getUint32(at + 4, true);
-      const type = hook.args[i]!;
-      let json: string;
-      let plain: string;
-      if (type === 'string' || type === 'bytes' || type === 'sockaddr' || type === 'file' || type === 'path' || type === 'sock' || type === 'cred') {
-        // (len << 32) | offset into data[], checked against the record's size
-        const from = data + lo;
-        const to = from + hi;
-        if (to > rec + size) {
-          this.counters.decodeErrors++;
-          return;
-        }
-        if (type === 'string' || type === 'file' || type === 'path') {
-          plain = buf.toString('utf8', from, to);
-          json = type === 'string' ? `{"string_arg":${JSON.stringify(plain)}}` : `{"${type}_arg":{"path":${JSON.stringify(plain)}}}`;
-        } else if (type === 'sock') {
-          ({ json, text: plain } = sockOf(buf, from));
-        } else if (type === 'cred') {
-          ({ json, text: plain } = credOf(buf, from));
-        } else if (type === 'bytes') {
-          json = `{"bytes_arg":"${buf.toString('base64', from, to)}"}`;
-          plain = `<${hi} bytes>`;
-        } else {
-          const sa = sockaddrOf(buf, from);
-          json = sa.json;
-          plain = sa.text;
-        }
-      } else {
-        json = hookIntJson(type, lo, hi);
-        plain = intText(type, lo, hi);
-      }
-      if (flags & hookArgTrunc(i)) truncated += (truncated ? ',' : '') + i;
-      args += (i > 0 ? ',' : '') + json;
-      text += (i > 0 ? ' ' : '') + plain;
+    if (hook.dataArgs && !hookDataInBounds(dv, rec, hook)) {
+      this.counters.decodeErrors++;
+      return;
     }
-    let ret = '';
-    if (flags & HOOK_RETURN && hook.ret) {
-      const at = rec + HOOK.args + 8 * (HOOK_ARGS - 1);
-      const lo = dv.getUint32(at, true);
-      const hi = dv.getUint32(at + 4, true);
-      ret = `,"return":${hookIntJson(hook.ret, lo, hi)}`;
-      text += ` = ${intText(hook.ret, lo, hi)}`;
-    }
-    const action = ACTION_NAMES[dv.getUint16(rec + HOOK.action, true)] ?? 'KPROBE_ACTION_UNKNOWN';
-    const enforcing = action !== 'KPROBE_ACTION_POST';
-    const enforced = (flags & HOOK_ENFORCED) !== 0;
-    const detailJson =
-      `${hook.hookJson},"args":${args}]${ret}` + (truncated ? `,"truncated_args":[${truncated}]` : '') +
-      `,"action":"${action}"` + (enforcing ? `,"enforced":${enforced}` : '') +
-      (hook.mode === 'monitor' ? ',"policy_mode":"monitor"' : '') + `,${hook.fixedJson}`;
-    this.emit({
-      type: hook.event,
-      time: this.eventTime(rec),
-      process: proc,
-      parent: proc.parent,
-      hook,
-      detailJson,
-      argsText: text,
-      action,
-      enforced,
-    });
+    // The arguments stay in the record: the JSON writer renders them from there.
+    this.emit(new HookEvent(hook, proc, this.opts.clock, this.drained, rec));
   }
 
   private onNet(rec: number, len: number): void {

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { capNames, parseCapHex } from '../../agent/process/capabilities.js';
 import { compactLine, viewOfJson } from '../../agent/export/compact.js';
 import { decodeWaitStatus } from '../../agent/pipeline/events.js';
-import { hookIntJson } from '../../agent/pipeline/hooks.js';
+import { writeHookInt } from '../../agent/export/hook-json.js';
+import { LineBuffer } from '../../agent/export/line-buffer.js';
+import type { ArgDecode } from '../../tracing/compile/compile.js';
 import { parseStat } from '../../agent/process/procfs.js';
 import { matches } from '../../agent/cli/events.js';
 
@@ -28,11 +30,30 @@ describe('small formats', () => {
   });
 
   it('prints hook arguments as Tetragon does, 64-bit values exactly', () => {
+    const hookIntJson = (type: ArgDecode, lo: number, hi: number): string => {
+      const out = new LineBuffer(4);
+      writeHookInt(out, type, lo, hi);
+      return out.buf.toString('utf8', 0, out.pos);
+    };
     expect(hookIntJson('int', 0xffffffff, 0)).toBe('{"int_arg":-1}');
     expect(hookIntJson('uint', 0xffffffff, 0)).toBe('{"uint_arg":4294967295}');
     expect(hookIntJson('size_t', 0xffffffff, 0xffffffff)).toBe('{"size_arg":"18446744073709551615"}');
     expect(hookIntJson('long', 0xfffffffe, 0xffffffff)).toBe('{"long_arg":"-2"}');
     expect(hookIntJson('ulong', 5, 1)).toBe('{"ulong_arg":"4294967301"}');
+    expect(hookIntJson('ulong', 0xffffffff, 0)).toBe('{"ulong_arg":"4294967295"}');
+    expect(hookIntJson('int', 0x80000000, 0)).toBe('{"int_arg":-2147483648}');
+    expect(hookIntJson('long', 0, 0x1fffff)).toBe('{"long_arg":"9007194959773696"}');
+    expect(hookIntJson('uint', 0, 0)).toBe('{"uint_arg":0}');
+  });
+
+  it('writes safe integers as decimal bytes', () => {
+    const out = new LineBuffer(8); // grows on the way
+    const values = [0, 7, 9, 10, 99, 100, 101, 999999, 2147483647, 2147483648, 4294967295, 4294967296, 123456789012345, Number.MAX_SAFE_INTEGER, -1, -10, -2147483648, -Number.MAX_SAFE_INTEGER];
+    for (const v of values) {
+      out.int(v);
+      out.byte(44);
+    }
+    expect(out.buf.toString('utf8', 0, out.pos)).toBe(values.map((v) => `${v},`).join(''));
   });
 
   it('prints compact lines for exec, exit and loss', () => {

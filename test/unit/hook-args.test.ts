@@ -1,6 +1,6 @@
 // Decoders of kernel-object arguments (tracing.h pal_cred_arg, capability numbers) into Tetragon's JSON.
 import { describe, expect, it } from 'vitest';
-import { capabilityJson, credOf, intText } from '../../agent/pipeline/hooks.js';
+import { capabilityJson, credOf, intText } from '../../agent/pipeline/hook-args.js';
 import { CRED_ARG } from '../../tracing/compile/layout.js';
 
 describe('hook argument decoders', () => {

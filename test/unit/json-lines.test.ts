@@ -10,6 +10,10 @@ import type { Sink } from '../../agent/export/sink.js';
 import { StreamSink } from '../../agent/export/stream.js';
 import { WallClock } from '../../agent/pipeline/clock.js';
 import type { PalisadeEvent, ProcessExecEvent, ProcessHookEvent } from '../../agent/pipeline/events.js';
+import { DrainBuffer, HookEvent } from '../../agent/pipeline/hook-event.js';
+import { HookRegistry } from '../../agent/pipeline/hooks.js';
+import { FRAME_HEADER } from '../../agent/pipeline/layout.js';
+import { hookFrame } from '../helpers/records.js';
 import { Process, makeExecId, type ProcessInit } from '../../agent/process/process.js';
 
 const HOST_NS = Array.from({ length: 10 }, (_, i) => 4026531830 + i);
@@ -25,9 +29,19 @@ function proc(pid: number, over: Partial<ProcessInit> = {}): Process {
   });
 }
 
-/** A hook event as the pipeline makes one; only what the writer reads matters here. */
-function hookEvent(p: Process, parent: Process | null, detail: string, time = '2026-01-01T00:00:01.000000001Z'): ProcessHookEvent {
-  return { type: 'process_kprobe', time, process: p, parent, detailJson: detail } as unknown as ProcessHookEvent;
+const hooks = new HookRegistry();
+const HOOK_ID = hooks.register({
+  event: 'process_kprobe', policyName: 'p', hookJson: '"function_name":"f"', label: 'f', args: ['int'], message: '', tags: [], mode: 'enforce',
+});
+const CLOCK = new WallClock(1_700_000_000_000_000_000n);
+
+/** A hook event as the pipeline makes one: over a pal_hook record in a drain buffer. */
+function hookEvent(p: Process, parent: Process | null, arg: number, ktime = 1_000_000_001n): ProcessHookEvent {
+  p.parent = parent;
+  const frame = hookFrame(p.pid, ktime, BigInt(p.startBoottime), HOOK_ID, [BigInt(arg)]);
+  const drain = new DrainBuffer(frame.length);
+  frame.copy(drain.buf);
+  return new HookEvent(hooks.get(HOOK_ID)!, p, CLOCK, drain, FRAME_HEADER);
 }
 
 function execEvent(p: Process, parent: Process | null, ancestors: Process[] = []): ProcessExecEvent {
@@ -87,32 +101,41 @@ describe('JsonLines', () => {
     const parent = proc(1);
     const a = proc(5);
     const b = proc(5 + 1024); // same cache slot
-    const first = lineOf(w, hookEvent(a, parent, '"args":[1]'));
-    expect(lineOf(w, hookEvent(a, parent, '"args":[2]'))).toBe(first.replace('[1]', '[2]'));
-    const other = JSON.parse(lineOf(w, hookEvent(b, null, '"args":[3]')));
+    const first = lineOf(w, hookEvent(a, parent, 1));
+    expect(lineOf(w, hookEvent(a, parent, 2))).toBe(first.replace('"int_arg":1', '"int_arg":2'));
+    const other = JSON.parse(lineOf(w, hookEvent(b, null, 3)));
     expect(other.process_kprobe.process.pid).toBe(5 + 1024);
     expect(other.process_kprobe.parent).toBeUndefined();
-    const again = JSON.parse(lineOf(w, hookEvent(a, parent, '"args":[4]')));
+    const again = JSON.parse(lineOf(w, hookEvent(a, parent, 4)));
     expect(again).toEqual({
-      process_kprobe: { process: JSON.parse(a.coreJson() + '}'), parent: JSON.parse(parent.coreJson() + '}'), args: [4] },
-      node_name: 'n"1', time: '2026-01-01T00:00:01.000000001Z',
+      process_kprobe: {
+        process: JSON.parse(a.coreJson() + '}'), parent: JSON.parse(parent.coreJson() + '}'),
+        function_name: 'f', args: [{ int_arg: 4 }], action: 'KPROBE_ACTION_POST', policy_name: 'p',
+      },
+      node_name: 'n"1', time: '2023-11-14T22:13:21.000000001Z',
     });
   });
 
-  it('writes the clock\'s last time from its bytes, and any other time as text', () => {
-    const clock = new WallClock(1_700_000_000_000_000_000n);
-    const w = new JsonLines({ ...opts(), clock });
-    const t = clock.formatHiLo(0, 123_456_789);
+  it('writes times from the clock\'s bytes: a hook event\'s kernel time, the time formatted last; any other as text', () => {
+    const w = new JsonLines({ ...opts(), clock: CLOCK });
+    expect(JSON.parse(lineOf(w, hookEvent(proc(2), null, 1, 123_456_789n))).time).toBe('2023-11-14T22:13:20.123456789Z');
+    expect(JSON.parse(lineOf(w, hookEvent(proc(2), null, 1, 3_000_000_000n))).time).toBe('2023-11-14T22:13:23.000000000Z');
+    const t = CLOCK.formatHiLo(0, 999_999_999);
+    const exec = execEvent(proc(3), null);
+    expect(JSON.parse(lineOf(w, { ...exec, time: t })).time).toBe('2023-11-14T22:13:20.999999999Z');
     const other = '2026-01-01T00:00:01.000000001Z';
-    expect(JSON.parse(lineOf(w, hookEvent(proc(2), null, '"x":1', t))).time).toBe('2023-11-14T22:13:20.123456789Z');
-    expect(JSON.parse(lineOf(w, hookEvent(proc(2), null, '"x":1', other))).time).toBe(other);
+    expect(JSON.parse(lineOf(w, { ...exec, time: other })).time).toBe(other);
+    // A stamp in between: the text formatted before it is no longer the clock's last.
+    const before = CLOCK.formatHiLo(0, 5);
+    CLOCK.stamp(0, 6);
+    expect(JSON.parse(lineOf(w, { ...exec, time: before })).time).toBe('2023-11-14T22:13:20.000000005Z');
   });
 
   it('grows for a line larger than its buffer; ranges already handed out stay valid', () => {
     const w = new JsonLines(opts(), 256);
-    const small = lineOf(w, hookEvent(proc(3), null, '"x":1'));
+    const small = lineOf(w, hookEvent(proc(3), null, 1));
     const oldBuf = w.buf;
-    const start = w.append(hookEvent(proc(4, { args: ['p', 'y'.repeat(5000)] }), null, '"x":2'));
+    const start = w.append(hookEvent(proc(4, { args: ['p', 'y'.repeat(5000)] }), null, 2));
     expect(w.buf).not.toBe(oldBuf);
     expect(oldBuf.toString('utf8', 0, Buffer.byteLength(small))).toBe(small);
     const big = JSON.parse(w.buf.toString('utf8', start, w.pos));

@@ -12,10 +12,13 @@ class MemorySink implements Sink {
   readonly name = 'memory';
   lines: string[] = [];
   events: PalisadeEvent[] = [];
+  /** Compact lines, made in write() as the agent's sinks make them: a hook event's record is readable only then. */
+  compact: string[] = [];
   write(ev: PalisadeEvent, line: Buffer, start: number, end: number): void {
     expect(line[end - 1]).toBe(10); // each line ends in "\n"
     this.lines.push(line.toString('utf8', start, end - 1));
     this.events.push(ev);
+    this.compact.push(compactLine(viewOfEvent(ev)));
   }
   flush(): void {}
   takeDropped(): number {
@@ -127,9 +130,45 @@ describe('Pipeline', () => {
     });
     expect(ev.args).toEqual([{ int_arg: -5 }, { size_arg: '4096' }, { string_arg: '/etc/ünï' }, { sockaddr_arg: { family: 'AF_INET', addr: '127.0.0.1', port: 8080 } }]);
     expect(p.counters.decodeErrors).toBe(1);
-    const fromEvent = compactLine(viewOfEvent(sink.events[1]!));
+    const fromEvent = sink.compact[1]!;
     expect(fromEvent).toBe('🔌 connect [7] /bin/x -5 4096 /etc/ünï 127.0.0.1:8080 (monitor: would kill)');
     expect(compactLine(viewOfJson(JSON.parse(sink.lines[1]!)))).toBe(fromEvent);
+  });
+
+  it('writes strings from the record as they are, escaping what JSON needs; return values and file paths', () => {
+    const { source, sink, hooks, p } = setup();
+    const id = hooks.register({
+      event: 'process_kprobe', policyName: 'pol', hookJson: '"function_name":"f"', label: 'f',
+      args: ['string', 'string', 'string', 'file', 'path'], ret: 'long', message: '', tags: [], mode: 'enforce',
+    });
+    const strings = ['/etc/passwd', 'a"b\\c\n\u0001', 'caf\u00e9', '/tmp/x y', '/'];
+    const bad = Buffer.from([0x61, 0xff, 0x62]); // not UTF-8: replaced, as toString does
+    const ret = hookFrame(7, 5n, 1n, id, [...strings.slice(0, 2).map((t) => Buffer.from(t)), bad, Buffer.from(strings[3]!), Buffer.from(strings[4]!), 0n], { flags: 1 << 1 });
+    ret.writeBigInt64LE(-2n, 8 + 48 + 8 * 5); // args[5]: the return value
+    ret.writeUInt8(5, 8 + 38); // nargs
+    source.push(execFrame({ pid: 7, ppid: 1, ktime: 1n, start: 1n, parentStart: 0n, binary: '/bin/x', args: ['x'], cwd: '/', cgroup: '/' }), ret);
+    p.poll();
+    const ev = sink.json()[1]!.process_kprobe;
+    expect(ev.args).toEqual([
+      { string_arg: strings[0] }, { string_arg: strings[1] }, { string_arg: 'a\ufffdb' }, { file_arg: { path: strings[3] } }, { path_arg: { path: strings[4] } },
+    ]);
+    expect(ev.return).toEqual({ long_arg: '-2' });
+    expect(sink.compact[1]).toBe(`🔍 f [7] /bin/x /etc/passwd ${strings[1]} a\ufffdb /tmp/x y / = -2`);
+  });
+
+  it('lets a hook event read its record only until the next drain', () => {
+    const { source, sink, hooks, p } = setup();
+    const id = hooks.register({ event: 'process_tracepoint', policyName: 'pol', hookJson: '"subsys":"s","event":"e"', label: 's/e', args: ['int'], message: '', tags: [], mode: 'enforce' });
+    source.push(execFrame({ pid: 7, ppid: 1, ktime: 1n, start: 1n, parentStart: 0n, binary: '/bin/x', args: ['x'], cwd: '/', cgroup: '/' }), hookFrame(7, 5n, 1n, id, [3n]));
+    p.poll();
+    const ev = sink.events[1]!;
+    if (ev.type !== 'process_tracepoint') throw new Error(`expected a hook event, got ${ev.type}`);
+    expect(ev.argsText).toBe('3'); // made once, in write(): kept
+    source.push(hookFrame(7, 6n, 1n, id, [4n]));
+    p.poll();
+    expect(sink.compact[2]).toContain(' 4');
+    expect(ev.time).toBe('2023-11-14T22:13:20.000000005Z'); // the time is the event's own
+    expect(() => ev.record()).toThrow(/after the next drain/);
   });
 
   it('keeps a removed hook decodable while its records may still be in the ring, and never reuses its id', () => {
