@@ -1,37 +1,64 @@
 // The body of a hook event (process_tracepoint, process_kprobe …) after its process and parent
-// blocks, written from the pal_hook record straight into the line: the hook's constant parts are
-// encoded once per hook, and integers and plain strings go from the record to the line as bytes.
+// blocks, written from the pal_hook record straight into the line. The constant bytes between the
+// values are joined per hook once (`},{"ulong_arg":"` between an int and a ulong), so an event is a
+// few copies with integers and plain strings written from the record, and no string made.
 import type { ArgDecode } from '../../tracing/compile/compile.js';
 import type { HookRegistration } from '../../tracing/manager.js';
-import { ACTION_NAMES, capabilityJson, credOf, int64Text, sockaddrOf, sockOf } from '../pipeline/hook-args.js';
-import { argCount, type HookEvent } from '../pipeline/hook-event.js';
+import { capabilityJson, credOf, int64Text, sockaddrOf, sockOf } from '../pipeline/hook-args.js';
+import type { HookEvent } from '../pipeline/hook-event.js';
 import { HOOK, HOOK_ARGS, HOOK_RETURN, hookArgTrunc } from '../pipeline/layout.js';
 import type { LineBuffer } from './line-buffer.js';
 
 export interface HookJsonParts {
-  /** `"subsys":"syscalls","event":"sys_enter_openat","args":[` */
+  /** `"subsys":"syscalls","event":"sys_enter_openat","args":[` and the first argument's opening. */
   readonly head: Buffer;
-  /** `,"action":"…",["enforced":…,]["policy_mode":"monitor",]"policy_name":…`, by action and enforced: see tail(). */
+  /** between[i]: argument i-1's closing, a comma, argument i's opening. */
+  readonly between: Buffer[];
+  /** The last argument's closing and `]`. */
+  readonly close: Buffer;
+  /** By action and enforced (see tailSlot): the members after the arguments, and with a line end after them. */
   readonly tails: (Buffer | undefined)[];
+  readonly ends: (Buffer | undefined)[];
+  readonly endOf: (Buffer | undefined)[];
   readonly fixedJson: string;
   readonly monitor: boolean;
 }
 
+/** Around each kind's value: integers and strings are written between these; the others write whole objects. */
+const OPEN: Record<ArgDecode, string> = {
+  int: '{"int_arg":', uint: '{"uint_arg":', long: '{"long_arg":"', ulong: '{"ulong_arg":"', size_t: '{"size_arg":"',
+  string: '{"string_arg":', file: '{"file_arg":{"path":', path: '{"path_arg":{"path":',
+  capability: '', sock: '', cred: '', sockaddr: '', bytes: '',
+};
+const CLOSE: Record<ArgDecode, string> = {
+  int: '}', uint: '}', long: '"}', ulong: '"}', size_t: '"}', string: '}', file: '}}', path: '}}',
+  capability: '', sock: '', cred: '', sockaddr: '', bytes: '',
+};
+
 export function hookJsonParts(reg: HookRegistration): HookJsonParts {
+  const args = reg.args;
   const fixedJson =
     `"policy_name":${JSON.stringify(reg.policyName)}` +
     (reg.message ? `,"message":${JSON.stringify(reg.message)}` : '') +
     (reg.tags.length > 0 ? `,"tags":${JSON.stringify(reg.tags)}` : '');
-  return { head: Buffer.from(`${reg.hookJson},"args":[`), tails: [], fixedJson, monitor: reg.mode === 'monitor' };
+  return {
+    head: Buffer.from(`${reg.hookJson},"args":[` + (args.length > 0 ? OPEN[args[0]!] : '')),
+    between: args.map((a, i) => Buffer.from(i === 0 ? '' : `${CLOSE[args[i - 1]!]},${OPEN[a]}`)),
+    close: Buffer.from((args.length > 0 ? CLOSE[args[args.length - 1]!] : '') + ']'),
+    tails: [], ends: [], endOf: [], fixedJson, monitor: reg.mode === 'monitor',
+  };
 }
 
-/** The members after `]` of the arguments, for this action: a handful of combinations, each made once. */
-function tail(parts: HookJsonParts, actionId: number, enforced: boolean): Buffer {
-  const slot = 2 * actionId + (enforced ? 1 : 0);
+const tailSlot = (ev: HookEvent): number => 2 * ev.actionId + (ev.enforced ? 1 : 0);
+
+/** `,"action":"…",["enforced":…,]["policy_mode":"monitor",]"policy_name":…`: a handful per hook, each made once. */
+export function hookTail(ev: HookEvent): Buffer {
+  const parts = ev.hook.json;
+  const slot = tailSlot(ev);
   let b = parts.tails[slot];
   if (b === undefined) {
     b = Buffer.from(
-      `,"action":"${ACTION_NAMES[actionId]!}"` + (actionId !== 0 ? `,"enforced":${enforced}` : '') +
+      `,"action":"${ev.action}"` + (ev.actionId !== 0 ? `,"enforced":${ev.enforced}` : '') +
       (parts.monitor ? ',"policy_mode":"monitor"' : '') + `,${parts.fixedJson}`,
     );
     parts.tails[slot] = b;
@@ -39,90 +66,96 @@ function tail(parts: HookJsonParts, actionId: number, enforced: boolean): Buffer
   return b;
 }
 
-const OPEN: Partial<Record<ArgDecode, Buffer>> = {
-  int: Buffer.from('{"int_arg":'),
-  uint: Buffer.from('{"uint_arg":'),
-  long: Buffer.from('{"long_arg":"'),
-  ulong: Buffer.from('{"ulong_arg":"'),
-  size_t: Buffer.from('{"size_arg":"'),
-  string: Buffer.from('{"string_arg":'),
-  file: Buffer.from('{"file_arg":{"path":'),
-  path: Buffer.from('{"path_arg":{"path":'),
-};
-const QUOTE_CLOSE = Buffer.from('"}');
-const RETURN = Buffer.from('],"return":');
+/** hookTail() followed by the writer's line end `end`, joined once per end (the end changes each second). */
+export function hookTailAndEnd(ev: HookEvent, end: Buffer): Buffer {
+  const parts = ev.hook.json;
+  const slot = tailSlot(ev);
+  if (parts.endOf[slot] !== end) {
+    parts.ends[slot] = Buffer.concat([hookTail(ev), end]);
+    parts.endOf[slot] = end;
+  }
+  return parts.ends[slot]!;
+}
+
+const RETURN = Buffer.from(',"return":');
 const TRUNCATED = Buffer.from(',"truncated_args":[');
-const COMMA = 44;
-const CLOSE_BRACKET = 93;
-const CLOSE_BRACE = 125;
 
 /**
- * The members after `"parent":{…},"subsys":…,"args":[` (the JSON writer caches that much per
- * process and hook): the arguments, `]`, return value, action, policy.
+ * What follows the cached `"parent":{…},"subsys":…,"args":[` and the first argument's opening (the
+ * JSON writer keeps that much per process and hook, see HookJsonParts.head): the arguments, `]`,
+ * the return value, truncated_args. The tail (action, policy) is the writer's to add.
  */
-export function writeHookBody(out: LineBuffer, ev: HookEvent): void {
+export function writeHookArgs(out: LineBuffer, ev: HookEvent): void {
   const { buf, dv } = ev.record();
   const rec = ev.at;
   const hook = ev.hook;
+  const parts = hook.json;
   const flags = dv.getUint32(rec + HOOK.flags, true);
   const data = rec + HOOK.data;
-  const n = argCount(dv, rec, hook);
+  const n = hook.args.length; // the record has them all: the pipeline checks
   let truncated = 0;
   for (let i = 0; i < n; i++) {
-    truncated |= flags & hookArgTrunc(i);
-    if (i > 0) out.byte(COMMA);
+    if (i > 0) out.bytes(parts.between[i]!);
     const at = rec + HOOK.args + 8 * i;
-    const lo = dv.getUint32(at, true);
-    const hi = dv.getUint32(at + 4, true);
-    const type = hook.args[i]!;
-    if (type === 'string') {
-      out.bytes(OPEN.string!);
-      jsonString(out, buf, data + lo, data + lo + hi);
-      out.byte(CLOSE_BRACE);
-    } else if (type === 'file' || type === 'path') {
-      out.bytes(OPEN[type]!);
-      jsonString(out, buf, data + lo, data + lo + hi);
-      out.byte(CLOSE_BRACE);
-      out.byte(CLOSE_BRACE);
-    } else if (type === 'sock') out.text(sockOf(buf, data + lo).json);
-    else if (type === 'cred') out.text(credOf(buf, data + lo).json);
-    else if (type === 'sockaddr') out.text(sockaddrOf(buf, data + lo).json);
-    else if (type === 'bytes') out.text(`{"bytes_arg":"${buf.toString('base64', data + lo, data + lo + hi)}"}`);
-    else writeHookInt(out, type, lo, hi);
+    writeValue(out, buf, data, hook.args[i]!, dv.getUint32(at, true), dv.getUint32(at + 4, true));
+    truncated |= flags & hookArgTrunc(i);
   }
+  out.bytes(parts.close);
   if (flags & HOOK_RETURN && hook.ret) {
     const at = rec + HOOK.args + 8 * (HOOK_ARGS - 1);
     out.bytes(RETURN);
     writeHookInt(out, hook.ret, dv.getUint32(at, true), dv.getUint32(at + 4, true));
-  } else out.byte(CLOSE_BRACKET);
+  }
   if (truncated !== 0) {
     out.bytes(TRUNCATED);
     let first = true;
     for (let i = 0; i < n; i++) {
       if (!(truncated & hookArgTrunc(i))) continue;
-      if (!first) out.byte(COMMA);
+      if (!first) out.byte(44); // ,
       out.int(i);
       first = false;
     }
-    out.byte(CLOSE_BRACKET);
+    out.byte(93); // ]
   }
-  out.bytes(tail(hook.json, ev.actionId, ev.enforced));
 }
+
+/** One argument's value: lo/hi are the u32 halves of args[i]; for data kinds, (len << 32) | offset into data[]. */
+function writeValue(out: LineBuffer, buf: Buffer, data: number, type: ArgDecode, lo: number, hi: number): void {
+  switch (type) {
+    case 'int':
+      return out.int(lo | 0);
+    case 'uint':
+      return out.int(lo >>> 0);
+    case 'long':
+    case 'ulong':
+    case 'size_t':
+      // 64-bit values are strings, as protobuf JSON prints them.
+      return hi === 0 ? out.int(lo >>> 0) : out.text(int64Text(type === 'long', lo, hi));
+    case 'string':
+    case 'file':
+    case 'path':
+      return jsonString(out, buf, data + lo, data + lo + hi);
+    case 'capability':
+      return out.text(capabilityJson(lo | 0));
+    case 'sock':
+      return out.text(sockOf(buf, data + lo).json);
+    case 'cred':
+      return out.text(credOf(buf, data + lo).json);
+    case 'sockaddr':
+      return out.text(sockaddrOf(buf, data + lo).json);
+    case 'bytes':
+      return out.text(`{"bytes_arg":"${buf.toString('base64', data + lo, data + lo + hi)}"}`);
+  }
+}
+
+const OPEN_BYTES = Object.fromEntries(Object.entries(OPEN).map(([k, v]) => [k, Buffer.from(v)])) as Record<ArgDecode, Buffer>;
+const CLOSE_BYTES = Object.fromEntries(Object.entries(CLOSE).map(([k, v]) => [k, Buffer.from(v)])) as Record<ArgDecode, Buffer>;
 
 /** An integer argument as Tetragon prints it: {"int_arg":3}, {"size_arg":"4096"}. lo/hi are u32 halves. */
 export function writeHookInt(out: LineBuffer, type: ArgDecode, lo: number, hi: number): void {
-  if (type === 'int' || type === 'uint') {
-    out.bytes(OPEN[type]!);
-    out.int(type === 'int' ? lo | 0 : lo >>> 0);
-    out.byte(CLOSE_BRACE);
-    return;
-  }
-  if (type === 'capability') return out.text(capabilityJson(lo | 0));
-  // 64-bit values are strings, as protobuf JSON prints them.
-  out.bytes(OPEN[type] ?? OPEN.long!);
-  if (hi === 0) out.int(lo >>> 0);
-  else out.text(int64Text(type === 'long', lo, hi));
-  out.bytes(QUOTE_CLOSE);
+  out.bytes(OPEN_BYTES[type]);
+  writeValue(out, Buffer.alloc(0), 0, type, lo, hi);
+  out.bytes(CLOSE_BYTES[type]);
 }
 
 /** buf[from, to) as a JSON string: copied as it is when it is printable ASCII with nothing to escape. */

@@ -6,7 +6,7 @@ import type { WallClock } from '../pipeline/clock.js';
 import type { PalisadeEvent, ProcessHookEvent } from '../pipeline/events.js';
 import type { HookInfo } from '../pipeline/hooks.js';
 import { capabilitiesJson, credentialsJson, namespacesJson, type CapSets, type Credentials, type Process } from '../process/process.js';
-import { writeHookBody } from './hook-json.js';
+import { hookTail, hookTailAndEnd, writeHookArgs } from './hook-json.js';
 import { LineBuffer } from './line-buffer.js';
 
 export interface JsonOptions {
@@ -94,8 +94,8 @@ export class JsonLines extends LineBuffer {
         break;
       default:
         this.bytes(this.head(ev));
-        writeHookBody(this, ev);
-        this.endKtime(ev);
+        writeHookArgs(this, ev);
+        this.endHook(ev);
     }
     return start;
   }
@@ -112,25 +112,42 @@ export class JsonLines extends LineBuffer {
     this.text(time + '"}\n');
   }
 
-  /** The line's end for an event that has its kernel time: the clock stamps it, no text is made. */
-  private endKtime(ev: ProcessHookEvent): void {
+  /**
+   * A hook event's tail and the line's end, in one copy, then the nine digits: its kernel time is
+   * stamped on the clock, never made text.
+   */
+  private endHook(ev: ProcessHookEvent): void {
     const clock = this.opts.clock;
-    if (!clock) return this.end(ev.time);
+    if (!clock) {
+      this.bytes(hookTail(ev));
+      return this.end(ev.time);
+    }
     clock.stamp(ev.ktimeHi, ev.ktimeLo);
-    this.endAt(clock.secondBytes, clock.lastNsec);
+    this.bytes(hookTailAndEnd(ev, this.lineEnd(clock.secondBytes)));
+    this.nanoseconds(clock.lastNsec);
   }
 
   /** The line's end for a time given as its second's bytes and its nanoseconds. */
   private endAt(second: Buffer, nsec: number): void {
+    this.bytes(this.lineEnd(second));
+    this.nanoseconds(nsec);
+  }
+
+  /** `},"node_name":"…","time":"YYYY-MM-DDTHH:MM:SS.000000000Z"}\n` for this second: made once a second. */
+  private lineEnd(second: Buffer): Buffer {
     if (second !== this.endSecond) {
       this.endBytes = Buffer.concat([this.tail, second, TIME_PLACEHOLDER]);
       this.endSecond = second;
     }
-    this.bytes(this.endBytes);
+    return this.endBytes;
+  }
+
+  /** Puts the nine digits into the placeholder of the line end just written. */
+  private nanoseconds(nsec: number): void {
     const b = this.buf;
     let v = nsec;
     for (let i = this.pos - 5; i >= this.pos - 13; i--) {
-      const q = Math.floor(v / 10);
+      const q = (v / 10) | 0;
       b[i] = 48 + v - q * 10;
       v = q;
     }

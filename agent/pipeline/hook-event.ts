@@ -22,21 +22,21 @@ export class DrainBuffer {
 /** Argument kinds whose value is (len << 32) | offset into the record's data[]. */
 export const DATA_ARGS: ReadonlySet<string> = new Set(['string', 'bytes', 'sockaddr', 'file', 'path', 'sock', 'cred']);
 
-/** Whether every data argument of the record at `rec` lies inside the record. */
-export function hookDataInBounds(dv: DataView, rec: number, hook: HookInfo): boolean {
+/**
+ * Whether the record at `rec` is one of this hook's: it carries the hook's arguments, and each data
+ * argument lies inside the record.
+ */
+export function hookRecordFits(dv: DataView, rec: number, hook: HookInfo): boolean {
+  const n = hook.args.length;
+  if (dv.getUint8(rec + HOOK.nargs) !== n || n > HOOK_ARGS) return false;
+  if (!hook.dataArgs) return true;
   const end = rec + dv.getUint32(rec + HDR.size, true);
-  const n = argCount(dv, rec, hook);
   for (let i = 0; i < n; i++) {
     if (!DATA_ARGS.has(hook.args[i]!)) continue;
     const at = rec + HOOK.args + 8 * i;
     if (rec + HOOK.data + dv.getUint32(at, true) + dv.getUint32(at + 4, true) > end) return false;
   }
   return true;
-}
-
-/** Arguments the record carries that the registry can read. */
-export function argCount(dv: DataView, rec: number, hook: HookInfo): number {
-  return Math.min(dv.getUint8(rec + HOOK.nargs), HOOK_ARGS, hook.args.length);
 }
 
 export class HookEvent {
@@ -94,7 +94,7 @@ export class HookEvent {
     const hook = this.hook;
     const data = rec + HOOK.data;
     let text = '';
-    for (let i = 0, n = argCount(dv, rec, hook); i < n; i++) {
+    for (let i = 0; i < hook.args.length; i++) {
       const at = rec + HOOK.args + 8 * i;
       const lo = dv.getUint32(at, true);
       const hi = dv.getUint32(at + 4, true);

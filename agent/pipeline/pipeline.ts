@@ -9,7 +9,7 @@ import { Process, makeExecId } from '../process/process.js';
 import type { WallClock } from './clock.js';
 import { nowRfc3339 } from './clock.js';
 import { decodeWaitStatus, type PalisadeEvent } from './events.js';
-import { DrainBuffer, HookEvent, hookDataInBounds } from './hook-event.js';
+import { DrainBuffer, HookEvent, hookRecordFits } from './hook-event.js';
 import type { HookRegistry } from './hooks.js';
 import { EV_EXEC, EV_EXIT, EV_FORK, EV_HOOK, EXEC, EXEC_ARGS_TRUNC, EXIT, FORK, FRAME_HEADER, HDR, HOOK, NS_NAMES } from './layout.js';
 
@@ -291,7 +291,7 @@ export class Pipeline {
     }
     const proc = this.known(dv.getUint32(rec + HOOK.pid, true), rec + HOOK.start_boottime);
     if (proc === undefined) return;
-    if (hook.dataArgs && !hookDataInBounds(dv, rec, hook)) {
+    if (!hookRecordFits(dv, rec, hook)) {
       this.counters.decodeErrors++;
       return;
     }

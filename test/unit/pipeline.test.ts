@@ -195,15 +195,19 @@ describe('Pipeline', () => {
     }
   });
 
-  it('counts a hook record whose string runs past the record as a decode error', () => {
+  it('counts a hook record whose string runs past the record, or whose argument count is not its hook\'s, as a decode error', () => {
     const { source, sink, hooks, p } = setup();
     const id = hooks.register({ event: 'process_tracepoint', policyName: 'pol', hookJson: '"subsys":"s","event":"e"', label: 's/e', args: ['string'], message: '', tags: [], mode: 'enforce' });
     const bad = hookFrame(7, 5n, 1n, id, [Buffer.from('abc')]);
     bad.writeBigUInt64LE((500n << 32n) | 0n, 8 + 48); // len 500 in a 3-byte data[]
-    source.push(execFrame({ pid: 7, ppid: 1, ktime: 1n, start: 1n, parentStart: 0n, binary: '/bin/x', args: ['x'], cwd: '/', cgroup: '/' }), bad);
+    source.push(
+      execFrame({ pid: 7, ppid: 1, ktime: 1n, start: 1n, parentStart: 0n, binary: '/bin/x', args: ['x'], cwd: '/', cgroup: '/' }), bad,
+      hookFrame(7, 5n, 1n, id, [Buffer.from('abc'), Buffer.from('d')]), hookFrame(7, 5n, 1n, id, []), hookFrame(7, 5n, 1n, id, [Buffer.from('ok')]),
+    );
     p.poll();
-    expect(sink.lines).toHaveLength(1);
-    expect(p.counters.decodeErrors).toBe(1);
+    expect(sink.lines).toHaveLength(2);
+    expect(sink.json()[1]!.process_tracepoint.args).toEqual([{ string_arg: 'ok' }]);
+    expect(p.counters.decodeErrors).toBe(3);
   });
 
   it('reports kernel losses as an events_lost event with the count', () => {
