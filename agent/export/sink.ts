@@ -15,7 +15,9 @@ export interface Sink {
   readonly name: string;
   /**
    * One event. Its JSON line is `line[start, end)`, "\n" included. Those bytes are only valid
-   * until this sink's next flush(): a sink that keeps them longer must copy them.
+   * until this sink's next flush(): a sink that keeps them longer must copy them. A hook event reads
+   * its arguments (argsText, record()) from the drained record, which the next drain overwrites:
+   * a sink takes what it needs from them here.
    */
   write(ev: PalisadeEvent, line: Buffer, start: number, end: number): void;
   flush(): void;
