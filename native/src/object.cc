@@ -2,6 +2,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -246,7 +247,13 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
       ThrowBpf(env, "load", EALREADY, "load: a failed load cannot be retried; open " + state_->path + " again");
     state_->loadAttempted = true;
     LogCapture log;
+    // The verifier gives up with EAGAIN whenever a signal is pending for this thread, and node's
+    // CPU profiler sends SIGPROF every few ms: hold signals back while the kernel verifies.
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved);
     int rc = bpf_object__load(obj);
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
     if (rc == 0) {
       state_->loaded = true;
       return;

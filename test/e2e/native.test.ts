@@ -1,8 +1,8 @@
 // The native layer against the real kernel: needs root and build/bpf/native_test.bpf.o
 // (`npm run build:native && make -C bpf`). Tests skip only where this kernel lacks the feature.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
-import { release } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -156,6 +156,22 @@ describe('BpfObject open / configure / load', () => {
       expect(full.op).toBe('map.update');
     } finally {
       obj.close();
+    }
+  });
+
+  it('loads while signals keep arriving (node --cpu-prof sends SIGPROF every 20 µs)', () => {
+    // The verifier returns EAGAIN when a signal is pending: the agent's largest object, three times.
+    const dir = mkdtempSync(join(tmpdir(), 'palisade-prof-'));
+    try {
+      const script =
+        `import { BpfObject } from ${JSON.stringify(join(ROOT, 'dist', 'native', 'index.js'))};` +
+        `for (let i = 0; i < 3; i++) { const o = BpfObject.open(${JSON.stringify(join(ROOT, 'build', 'bpf', 'process.bpf.o'))}); o.load(); o.close(); }` +
+        `console.log('loaded');`;
+      const r = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '20', '--input-type=module', '-e', script], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.stdout.trim()).toBe('loaded');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
