@@ -41,9 +41,16 @@ export interface AgentStatus {
   clients: number;
   /** Network policy: verdict and packet counters of the datapath, policies and workloads; null when off. */
   network: Record<string, number> | null;
+  /** The agent's memory in bytes: resident set, V8 heap, and buffers outside it (rings are in rss only). */
+  memory: { rss: number; heap_used: number; heap_total: number; array_buffers: number; external: number };
 }
 
 export const VERSION = '0.1.0';
+
+function memoryStatus(): AgentStatus['memory'] {
+  const m = process.memoryUsage();
+  return { rss: m.rss, heap_used: m.heapUsed, heap_total: m.heapTotal, array_buffers: m.arrayBuffers, external: m.external };
+}
 const SENSOR_PROGRAMS = ['pal_exec', 'pal_fork', 'pal_exit'];
 
 
@@ -263,6 +270,7 @@ export class Agent {
       sinks: p ? p.sinks.map((s) => s.stats()) : [],
       clients: this.server?.clients ?? 0,
       network: this.network ? this.network.counters() : null,
+      memory: memoryStatus(),
     };
   }
 

@@ -45,7 +45,7 @@ if [ ! -f "$addon" ] || [ -n "$(find native/src binding.gyp -newer "$addon" 2>/d
 fi
 
 step "BPF objects (clang, vmlinux.h from /sys/kernel/btf/vmlinux)"
-make -s -C bpf
+make -s -j"$(nproc)" -C bpf
 
 step "TypeScript"
 npx --no-install tsc -p tsconfig.json

@@ -25,6 +25,8 @@ export async function agentCall<T>(socket: string, req: LocalRequest): Promise<T
   return out;
 }
 
+const mb = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MB`;
+
 export function renderStatus(s: AgentStatus): string {
   const e = s.events;
   const c = s.process_cache;
@@ -36,6 +38,7 @@ export function renderStatus(s: AgentStatus): string {
     `process cache: ${c.size} entries (${c.live} live), evicted ${c.evicted}, parent missing ${c.parentMissing}`,
     ...s.sinks.map((k) => `sink ${k.name}: written ${k.written}, dropped ${k.dropped}`),
     `clients:       ${s.clients}`,
+    `memory:        rss ${mb(s.memory.rss)}, heap ${mb(s.memory.heap_used)} of ${mb(s.memory.heap_total)}, buffers ${mb(s.memory.array_buffers)}`,
     s.network
       ? `network:       ${s.network.policies} policies, ${s.network.workloads} workloads; verdicts forwarded ${s.network.forwarded}, ` +
         `dropped ${s.network.dropped}, audit ${s.network.audit}; records lost ${s.network.lost}`

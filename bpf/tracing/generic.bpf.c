@@ -877,20 +877,28 @@ out:
 	bpf_map_delete_elem(&ret_pending, &pid_tgid);
 }
 
+/* Each program is built into the object of its family only (bpf/Makefile: generic-<family>.bpf.o):
+ * libbpf keeps the instructions of every program of an open object, loaded or not, for as long as
+ * the hook stays loaded. A return program sits with its entry program: they share ret_pending. */
+#ifdef PAL_FAMILY_tracepoint
 SEC("?tracepoint")
 int pal_tp(void *ctx)
 {
 	pal_generic(ctx);
 	return 0;
 }
+#endif
 
+#ifdef PAL_FAMILY_raw_tp
 SEC("?raw_tp")
 int pal_raw_tp(void *ctx)
 {
 	pal_generic(ctx);
 	return 0;
 }
+#endif
 
+#ifdef PAL_FAMILY_uprobe
 SEC("?uprobe")
 int pal_uprobe(struct pt_regs *ctx)
 {
@@ -898,15 +906,17 @@ int pal_uprobe(struct pt_regs *ctx)
 	return 0;
 }
 
-SEC("?kprobe")
-int pal_kprobe(struct pt_regs *ctx)
+SEC("?uretprobe")
+int pal_uretprobe(struct pt_regs *ctx)
 {
-	pal_generic(ctx);
+	pal_generic_ret(PT_REGS_RC(ctx));
 	return 0;
 }
+#endif
 
-SEC("?fentry")
-int pal_fentry(void *ctx)
+#ifdef PAL_FAMILY_kprobe
+SEC("?kprobe")
+int pal_kprobe(struct pt_regs *ctx)
 {
 	pal_generic(ctx);
 	return 0;
@@ -918,11 +928,13 @@ int pal_kretprobe(struct pt_regs *ctx)
 	pal_generic_ret(PT_REGS_RC(ctx));
 	return 0;
 }
+#endif
 
-SEC("?uretprobe")
-int pal_uretprobe(struct pt_regs *ctx)
+#ifdef PAL_FAMILY_fentry
+SEC("?fentry")
+int pal_fentry(void *ctx)
 {
-	pal_generic_ret(PT_REGS_RC(ctx));
+	pal_generic(ctx);
 	return 0;
 }
 
@@ -935,10 +947,13 @@ int pal_fexit(void *ctx)
 	pal_generic_ret(ret);
 	return 0;
 }
+#endif
 
+#ifdef PAL_FAMILY_lsm
 /* LSM hooks return the error that denies the operation: this is where Override is real. */
 SEC("?lsm")
 int pal_lsm(void *ctx)
 {
 	return pal_generic(ctx);
 }
+#endif

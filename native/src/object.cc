@@ -2,6 +2,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <malloc.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -254,6 +255,9 @@ class NativeObject : public Napi::ObjectWrap<NativeObject> {
     pthread_sigmask(SIG_BLOCK, &all, &saved);
     int rc = bpf_object__load(obj);
     pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    // libbpf parsed the kernel's BTF (~10 MB of small allocations) for this load and freed it:
+    // give those pages back rather than keep them in the malloc heap for the agent's lifetime.
+    malloc_trim(0);
     if (rc == 0) {
       state_->loaded = true;
       return;

@@ -18,7 +18,7 @@ describe('record layout', () => {
   });
 
   it('tracing config and map keys match the BTF of the generic hook object', () => {
-    const btf = btfStructs('build/bpf/generic.bpf.o');
+    const btf = btfStructs('build/bpf/generic-kprobe.bpf.o');
     for (const [name, layout] of Object.entries(TRACING_LAYOUTS)) {
       expect(layout, `struct ${name}`).toEqual(btf.get(name));
     }

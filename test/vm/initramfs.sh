@@ -13,7 +13,7 @@ cache=${PALISADE_VM_CACHE:-/var/cache/palisade-vm}
 mkdir -p "$cache"
 
 addon=build/Release/palisade_native.node
-for f in "$addon" build/bpf/generic.bpf.o build/bpf/process.bpf.o dist/agent/cli/main.js; do
+for f in "$addon" build/bpf/generic-kprobe.bpf.o build/bpf/process.bpf.o dist/agent/cli/main.js; do
   [ -f "$f" ] || { echo "initramfs: $f is missing: run ./scripts/setup.sh (or npm run build) first" >&2; exit 1; }
 done
 

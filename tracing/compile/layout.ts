@@ -1,5 +1,5 @@
 // Byte layout of the structs in bpf/include/palisade/tracing.h and marks.h.
-// test/unit/tracing-layout.test.ts checks every offset against the BTF of build/bpf/generic.bpf.o.
+// test/unit/tracing-layout.test.ts checks every offset against the BTF of build/bpf/generic-kprobe.bpf.o.
 
 export const ARG_CFG = { src: 0, kind: 1, size: 2, is_signed: 3, at: 4, max: 6, len_src: 8, len_size: 9, len_at: 10, $size: 12 } as const;
 export const ARG_FILTER = { arg: 0, op: 1, nvalues: 2, dst: 3, map_id: 4, values: 8, $size: 40 } as const;

@@ -1,9 +1,10 @@
-// One loaded hook: an instance of bpf/tracing/generic.bpf.o with the compiled cfg, its filter maps
-// filled, sharing the event ring, counters and process marks with the process sensor.
+// One loaded hook: an instance of bpf/tracing/generic.bpf.c (the object built for its family of hook)
+// with the compiled cfg, its filter maps filled, sharing the event ring, counters and process marks
+// with the process sensor.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfObject, packageRoot, type BpfLink, type BpfMap } from '../../native/index.js';
-import type { CompiledHook } from '../compile/compile.js';
+import type { CompiledHook, ProgramName } from '../compile/compile.js';
 import { HOOK_CFG, HOOK_STAT_NAMES } from '../compile/layout.js';
 
 /** Maps of the process sensor every hook object reuses. */
@@ -12,7 +13,13 @@ export type SharedMaps = Record<(typeof SHARED_MAPS)[number], BpfMap>;
 
 export type HookCounts = Record<(typeof HOOK_STAT_NAMES)[number], number>;
 
-export const GENERIC_OBJECT = (): string => join(packageRoot(), 'build', 'bpf', 'generic.bpf.o');
+/** The object each entry program is built into (bpf/Makefile): with its return program, if any. */
+const FAMILY: Record<ProgramName, string> = {
+  pal_tp: 'tracepoint', pal_raw_tp: 'raw_tp', pal_uprobe: 'uprobe', pal_uretprobe: 'uprobe', pal_kprobe: 'kprobe',
+  pal_kretprobe: 'kprobe', pal_fentry: 'fentry', pal_fexit: 'fentry', pal_lsm: 'lsm',
+};
+
+export const genericObject = (program: ProgramName): string => join(packageRoot(), 'build', 'bpf', `generic-${FAMILY[program]}.bpf.o`);
 
 /** Workload cgroups one podSelector can select. */
 const CGROUP_SET_MAX = 16384;
@@ -30,7 +37,7 @@ export class LoadedHook {
 
   /** Opens, configures and loads; throws BpfError (verifier log included) without leaving anything loaded. */
   static load(c: CompiledHook, hookId: number, markBits: bigint[], shared: SharedMaps): LoadedHook {
-    const obj = BpfObject.open(GENERIC_OBJECT());
+    const obj = BpfObject.open(genericObject(c.program));
     try {
       const cfg = Buffer.from(c.cfg);
       cfg.writeUInt32LE(hookId, HOOK_CFG.hook_id);
