@@ -52,9 +52,14 @@ const VERDICTS: Record<number, Verdict> = { 1: 'FORWARDED', 2: 'DROPPED', 3: 'AU
 
 // ---- map keys and values --------------------------------------------------------------------------
 
-/** Writes the LPM key of pal_np_ingress / pal_np_egress for one PolicyEntry at b[at] (zeroed). */
-export function writePolicyKey(b: Buffer, at: number, e: Pick<PolicyEntry, 'localId' | 'peerId' | 'proto' | 'port' | 'portBits'>): void {
-  let prefix = 64;
+type PolicyKeyFields = Pick<PolicyEntry, 'localId' | 'peerId' | 'proto' | 'port' | 'portBits'>;
+
+/** The key's prefix length: 64 (L3), 72 + 8 (proto + pad) + portBits; 96 is an exact key. */
+export const policyPrefixLen = (e: PolicyKeyFields): number => (e.proto === null ? 64 : 80 + e.portBits);
+
+/** Writes the key of pal_np_ingress / pal_np_egress (or of their exact maps, prefixlen 96) for one
+ *  PolicyEntry at b[at] (zeroed). */
+export function writePolicyKey(b: Buffer, at: number, e: PolicyKeyFields): void {
   b.writeUInt32BE(e.localId >>> 0, at + NP_KEY.local_id);
   b.writeUInt32BE(e.peerId >>> 0, at + NP_KEY.peer_id);
   if (e.proto !== null) {
@@ -66,12 +71,11 @@ export function writePolicyKey(b: Buffer, at: number, e: Pick<PolicyEntry, 'loca
     // mask off the bits below the prefix so that equal entries encode the same
     const mask = e.portBits === 0 ? 0 : (0xffff << (16 - e.portBits)) & 0xffff;
     b.writeUInt16BE(e.port & mask, at + NP_KEY.port);
-    prefix = 80 + e.portBits;
   }
-  b.writeUInt32LE(prefix, at + NP_KEY.prefixlen);
+  b.writeUInt32LE(policyPrefixLen(e), at + NP_KEY.prefixlen);
 }
 
-export function encodePolicyKey(e: Pick<PolicyEntry, 'localId' | 'peerId' | 'proto' | 'port' | 'portBits'>): Buffer {
+export function encodePolicyKey(e: PolicyKeyFields): Buffer {
   const b = Buffer.alloc(NP_KEY.$size);
   writePolicyKey(b, 0, e);
   return b;
@@ -140,20 +144,57 @@ export function addrBytes(ip: string): Buffer {
   return b;
 }
 
-/** Writes the LPM key of pal_np_ipcache for a canonical CIDR ("10.0.0.0/8", "fd00::/64", or a bare
- *  address) at b[at] (zeroed). */
+/** The key's prefix length for a canonical CIDR or a bare address: IPv4 96 + bits; 128 is exact. */
+export function ipcachePrefixLen(cidr: string): number {
+  const slash = cidr.indexOf('/');
+  const v4 = !cidr.includes(':');
+  if (slash < 0) return 128;
+  const bits = Number(cidr.slice(slash + 1));
+  return v4 ? 96 + bits : bits;
+}
+
+/** A dotted quad as a number, or -1: the ipcache's common case, without a regex or a Buffer. */
+function v4Number(ip: string): number {
+  let n = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return -1;
+      n = n * 256 + octet;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      octet = octet * 10 + (c - 48);
+      digits++;
+      if (octet > 255) return -1;
+    } else return -1;
+  }
+  return dots === 3 && digits > 0 ? n * 256 + octet : -1;
+}
+
+/** Writes the key of pal_np_ipcache (or pal_np_ip_exact, prefixlen 128) for a canonical CIDR
+ *  ("10.0.0.0/8", "fd00::/64", or a bare address) at b[at] (zeroed). */
 export function writeIpcacheKey(b: Buffer, at: number, cidr: string): void {
   const slash = cidr.indexOf('/');
   const ip = slash < 0 ? cidr : cidr.slice(0, slash);
   const v4 = !ip.includes(':');
   const bits = slash < 0 ? (v4 ? 32 : 128) : Number(cidr.slice(slash + 1));
   if (!Number.isInteger(bits) || bits < 0 || bits > (v4 ? 32 : 128)) throw new RangeError(`bad prefix length in '${cidr}'`);
-  const a = addrBytes(ip);
   const prefix = v4 ? 96 + bits : bits;
-  // zero the host bits so that equal CIDRs encode the same
-  for (let i = 0; i < 16; i++) {
-    const keep = Math.max(0, Math.min(8, prefix - i * 8));
-    b[at + NP_IP_KEY.addr + i] = a[i]! & ((0xff << (8 - keep)) & 0xff);
+  const n = v4 ? v4Number(ip) : -1;
+  if (n >= 0) {
+    b.writeUInt16BE(0xffff, at + NP_IP_KEY.addr + 10);
+    // zero the host bits so that equal CIDRs encode the same
+    b.writeUInt32BE(bits === 0 ? 0 : (n & (0xffffffff << (32 - bits))) >>> 0, at + NP_IP_KEY.addr + 12);
+  } else {
+    const a = addrBytes(ip);
+    for (let i = 0; i < 16; i++) {
+      const keep = Math.max(0, Math.min(8, prefix - i * 8));
+      b[at + NP_IP_KEY.addr + i] = a[i]! & ((0xff << (8 - keep)) & 0xff);
+    }
   }
   b.writeUInt32LE(prefix, at + NP_IP_KEY.prefixlen);
 }

@@ -25,7 +25,7 @@ spec:
 const parse = (text: string) => parseNetworkPolicies(text, 'p.yaml').policies;
 const writes = (d: ReturnType<typeof stateDiff>): string[] =>
   [...d].flatMap(([role, x]) => [
-    ...x.upserts.map((u) => `${role} + ${u.key.toString('hex')} ${u.value.toString('hex')} old=${u.old?.toString('hex') ?? '-'}`),
+    ...Array.from({ length: x.count }, (_, i) => `${role} + ${x.key(i).toString('hex')} ${x.value(i).toString('hex')} old=${x.oldValue(i)?.toString('hex') ?? '-'}`),
     ...x.deletes.map((u) => `${role} - ${u.key.toString('hex')}`),
   ]).sort();
 
