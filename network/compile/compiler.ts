@@ -38,15 +38,24 @@ export interface Change {
 }
 
 const NO_ENTRIES: PolicyEntry[] = [];
+const NONE: never[] = [];
 
 /** One (direction, local, peer) key space. Few policies feed one group: parallel arrays beat a Map. */
 class Group {
-  readonly keys: string[] = [];
-  readonly atoms: Array<readonly Atom[]> = [];
+  // Most groups have one policy: arrays made by a literal hold exactly one slot, a push onto [] makes 17.
+  keys: string[] = NONE;
+  atoms: Array<readonly Atom[]> = NONE;
   entries: PolicyEntry[] = NO_ENTRIES;
+  /** In the current update's dirty list (a flag and a list: cheaper than a Set of every group). */
+  dirty = false;
   constructor(readonly dir: 0 | 1, readonly local: number, readonly peer: number) {}
 
   set(key: string, atoms: readonly Atom[]): void {
+    if (this.keys === NONE) {
+      this.keys = [key];
+      this.atoms = [atoms];
+      return;
+    }
     const i = this.keys.indexOf(key);
     if (i >= 0) this.atoms[i] = atoms;
     else {
@@ -78,8 +87,8 @@ const DIRS = ['ingress', 'egress'] as const;
 interface Pass {
   /** Policies to resolve again. */
   dirty: Set<Loaded>;
-  /** Groups whose contributions changed: to fold again. */
-  dirtyGroups: Set<Group>;
+  /** Groups whose contributions changed: to fold again (add with markDirty). */
+  dirtyGroups: Group[];
   changedIdentities: WorkloadIdentity[];
   changedPrefixes: Prefix[];
 }
@@ -120,7 +129,7 @@ export class PolicyCompiler {
     this.defaultDenyMemo.clear();
     this.sortedKeys = null;
     const built = this.build(change.upsert ?? []);
-    const pass: Pass = { dirty: new Set(), dirtyGroups: new Set(), changedIdentities: [], changedPrefixes: [] };
+    const pass: Pass = { dirty: new Set(), dirtyGroups: [], changedIdentities: [], changedPrefixes: [] };
     if (change.workloads) this.setWorkloads(change.workloads, pass);
     const removals = new Set(change.remove ?? []);
     for (const u of built) removals.add(u.key);
@@ -133,11 +142,14 @@ export class PolicyCompiler {
       for (const l of this.loaded.values()) if (!pass.dirty.has(l) && this.touchedByIdentities(l.unit, pass.changedIdentities)) pass.dirty.add(l);
     }
     for (const l of pass.dirty) this.resolve(l, pass.dirtyGroups);
-    for (const g of pass.dirtyGroups) this.refold(g);
+    for (const g of pass.dirtyGroups) {
+      g.dirty = false;
+      this.refold(g);
+    }
 
     const next: DatapathState = { ...this.current };
     delete next.policyDelta;
-    if (pass.dirtyGroups.size > 0) {
+    if (pass.dirtyGroups.length > 0) {
       const snap = this.entries.snapshot();
       next.policy = snap.entries;
       next.policyDelta = { base: new WeakRef(this.current), added: snap.added, removed: snap.removed };
@@ -188,7 +200,11 @@ export class PolicyCompiler {
   }
 
   private load(unit: PolicyUnit, pass: Pass): void {
-    for (const [c, prefix] of unit.cidrs) if (this.cidrs.acquire(c, prefix).added) pass.changedPrefixes.push(prefix);
+    for (const [c, u] of unit.cidrs) {
+      const got = this.cidrs.acquire(c, u.prefix);
+      u.id = got.id;
+      if (got.added) pass.changedPrefixes.push(u.prefix);
+    }
     const l: Loaded = { unit, locals: [], footprint: new Map(), defaults: new Map() };
     this.loaded.set(unit.key, l);
     this.index(l);
@@ -324,7 +340,9 @@ export class PolicyCompiler {
       if (p.kind === 'selector') {
         for (const i of this.idents.all()) if (matches(p.selector, i.selectorLabels)) out.push(i.id);
       } else if (p.kind === 'cidr') {
-        this.cidrs.inside(p.prefix, p.except, out);
+        // one address: only its own identity is inside (most rules of a large policy set are such)
+        if (p.prefix.bits === 128 && p.except.length === 0) out.push(p.ref.id);
+        else this.cidrs.inside(p.prefix, p.except, out);
       } else if (p.entity === 'all') out.push(ID.ANY);
       else if (p.entity === 'host') out.push(ID.HOST);
       else if (p.entity === 'cluster') {
@@ -338,7 +356,7 @@ export class PolicyCompiler {
     return peers.length > 1 ? [...new Set(out)] : out;
   }
 
-  private resolve(l: Loaded, dirtyGroups: Set<Group>): void {
+  private resolve(l: Loaded, dirtyGroups: Group[]): void {
     const fp = new Map<Group, Atom[]>();
     const defaults = new Map<number, number>();
     const enforce = l.unit.policy.mode === 'enforce';
@@ -374,16 +392,22 @@ export class PolicyCompiler {
     return g;
   }
 
-  private setFootprint(l: Loaded, next: Map<Group, Atom[]>, dirtyGroups: Set<Group>): void {
+  private setFootprint(l: Loaded, next: Map<Group, Atom[]>, dirtyGroups: Group[]): void {
     const key = l.unit.key;
+    const dirty = (g: Group): void => {
+      if (g.dirty) return;
+      g.dirty = true;
+      dirtyGroups.push(g);
+    };
     for (const [g, atoms] of l.footprint) {
       if (!next.has(g)) {
         g.delete(key);
-        dirtyGroups.add(g);
-      } else if (!sameAtoms(atoms, next.get(g)!)) dirtyGroups.add(g);
+        dirty(g);
+      } else if (!sameAtoms(atoms, next.get(g)!)) dirty(g);
     }
+    const first = l.footprint.size === 0;
     for (const [g, atoms] of next) {
-      if (!l.footprint.has(g)) dirtyGroups.add(g);
+      if (first || !l.footprint.has(g)) dirty(g);
       g.set(key, atoms);
     }
     l.footprint = next;

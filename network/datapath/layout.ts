@@ -84,8 +84,8 @@ export function encodePolicyKey(e: PolicyKeyFields): Buffer {
 function writeHalf(b: Buffer, at: number, h: VerdictHalf): void {
   if (h.allowMarks !== 0n) b.writeBigUInt64LE(BigInt.asUintN(64, h.allowMarks), at + NP_HALF.allow_marks);
   if (h.denyMarks !== 0n) b.writeBigUInt64LE(BigInt.asUintN(64, h.denyMarks), at + NP_HALF.deny_marks);
-  b.writeUInt32LE(h.allowRule >>> 0, at + NP_HALF.allow_rule);
-  b.writeUInt32LE(h.denyRule >>> 0, at + NP_HALF.deny_rule);
+  if (h.allowRule !== 0) b.writeUInt32LE(h.allowRule >>> 0, at + NP_HALF.allow_rule);
+  if (h.denyRule !== 0) b.writeUInt32LE(h.denyRule >>> 0, at + NP_HALF.deny_rule);
   b[at + NP_HALF.allow] = h.allow ? 1 : 0;
   b[at + NP_HALF.deny] = h.deny ? 1 : 0;
 }
@@ -147,50 +147,64 @@ export function addrBytes(ip: string): Buffer {
 /** The key's prefix length for a canonical CIDR or a bare address: IPv4 96 + bits; 128 is exact. */
 export function ipcachePrefixLen(cidr: string): number {
   const slash = cidr.indexOf('/');
-  const v4 = !cidr.includes(':');
+  const v4 = cidr.indexOf(':') < 0;
   if (slash < 0) return 128;
-  const bits = Number(cidr.slice(slash + 1));
-  return v4 ? 96 + bits : bits;
+  const bits = digits(cidr, slash + 1);
+  return bits < 0 ? -1 : v4 ? 96 + bits : bits;
 }
 
-/** A dotted quad as a number, or -1: the ipcache's common case, without a regex or a Buffer. */
-function v4Number(ip: string): number {
+/** The decimal number in s[from..] (at most 3 digits), or -1. Number(s.slice()) costs ten times as much. */
+function digits(s: string, from: number): number {
+  let n = 0;
+  if (from >= s.length || s.length - from > 3) return -1;
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** The dotted quad in ip[0..end) as a number, or -1: the ipcache's common case, without a regex,
+ *  a slice or a Buffer. */
+function v4Number(ip: string, end: number): number {
   let n = 0;
   let octet = 0;
-  let digits = 0;
+  let count = 0;
   let dots = 0;
-  for (let i = 0; i < ip.length; i++) {
+  for (let i = 0; i < end; i++) {
     const c = ip.charCodeAt(i);
     if (c === 46) {
-      if (digits === 0 || ++dots > 3) return -1;
+      if (count === 0 || ++dots > 3) return -1;
       n = n * 256 + octet;
       octet = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57 && digits < 3) {
+      count = 0;
+    } else if (c >= 48 && c <= 57 && count < 3) {
       octet = octet * 10 + (c - 48);
-      digits++;
+      count++;
       if (octet > 255) return -1;
     } else return -1;
   }
-  return dots === 3 && digits > 0 ? n * 256 + octet : -1;
+  return dots === 3 && count > 0 ? n * 256 + octet : -1;
 }
 
 /** Writes the key of pal_np_ipcache (or pal_np_ip_exact, prefixlen 128) for a canonical CIDR
  *  ("10.0.0.0/8", "fd00::/64", or a bare address) at b[at] (zeroed). */
 export function writeIpcacheKey(b: Buffer, at: number, cidr: string): void {
   const slash = cidr.indexOf('/');
-  const ip = slash < 0 ? cidr : cidr.slice(0, slash);
-  const v4 = !ip.includes(':');
-  const bits = slash < 0 ? (v4 ? 32 : 128) : Number(cidr.slice(slash + 1));
-  if (!Number.isInteger(bits) || bits < 0 || bits > (v4 ? 32 : 128)) throw new RangeError(`bad prefix length in '${cidr}'`);
+  const end = slash < 0 ? cidr.length : slash;
+  const v4 = cidr.indexOf(':') < 0;
+  const bits = slash < 0 ? (v4 ? 32 : 128) : digits(cidr, slash + 1);
+  if (bits < 0 || bits > (v4 ? 32 : 128)) throw new RangeError(`bad prefix length in '${cidr}'`);
   const prefix = v4 ? 96 + bits : bits;
-  const n = v4 ? v4Number(ip) : -1;
+  const n = v4 ? v4Number(cidr, end) : -1;
   if (n >= 0) {
-    b.writeUInt16BE(0xffff, at + NP_IP_KEY.addr + 10);
+    b[at + NP_IP_KEY.addr + 10] = 0xff;
+    b[at + NP_IP_KEY.addr + 11] = 0xff;
     // zero the host bits so that equal CIDRs encode the same
     b.writeUInt32BE(bits === 0 ? 0 : (n & (0xffffffff << (32 - bits))) >>> 0, at + NP_IP_KEY.addr + 12);
   } else {
-    const a = addrBytes(ip);
+    const a = addrBytes(cidr.slice(0, end));
     for (let i = 0; i < 16; i++) {
       const keep = Math.max(0, Math.min(8, prefix - i * 8));
       b[at + NP_IP_KEY.addr + i] = a[i]! & ((0xff << (8 - keep)) & 0xff);

@@ -121,34 +121,30 @@ export class MapWrites {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Indices of `items` grouped by role, each group ordered by spec, most specific first (counting sort). */
-function order<T>(items: readonly T[], codec: Codec<T>): Map<MapRole, number[]> {
-  const byRole = new Map<MapRole, { idx: number[]; specs: number[]; mixed: boolean }>();
+const SPECS = 130; // prefix lengths 0..128, and one to spare
+
+/**
+ * Indices of `items` by role (in ROLES order), each role's run ordered most specific first: a
+ * counting sort over (role, prefix length), with each item's role and spec computed once.
+ */
+function order<T>(items: readonly T[], codec: Codec<T>): { sorted: Int32Array; start: Int32Array } {
+  const bucket = new Uint16Array(items.length);
+  const counts = new Int32Array(ROLES.length * SPECS + 1);
   for (let i = 0; i < items.length; i++) {
     const e = items[i]!;
-    const r = codec.role(e);
-    const s = codec.spec(e);
-    let g = byRole.get(r);
-    if (!g) byRole.set(r, (g = { idx: [], specs: [], mixed: false }));
-    if (g.specs.length > 0 && g.specs[0] !== s) g.mixed = true;
-    g.idx.push(i);
-    g.specs.push(s);
+    const b = ROLE_INDEX[codec.role(e)] * SPECS + (SPECS - 1 - codec.spec(e));
+    bucket[i] = b;
+    counts[b + 1]!++;
   }
-  const out = new Map<MapRole, number[]>();
-  for (const [r, g] of byRole) {
-    if (!g.mixed) {
-      out.set(r, g.idx);
-      continue;
-    }
-    const counts = new Array<number>(130).fill(0);
-    for (const s of g.specs) counts[129 - s]!++;
-    for (let c = 0, at = 0; c < counts.length; c++) [counts[c], at] = [at, at + counts[c]!];
-    const sorted = new Array<number>(g.idx.length);
-    for (let j = 0; j < g.idx.length; j++) sorted[counts[129 - g.specs[j]!]!++] = g.idx[j]!;
-    out.set(r, sorted);
-  }
-  return out;
+  for (let b = 1; b < counts.length; b++) counts[b]! += counts[b - 1]!;
+  const start = new Int32Array(ROLES.length + 1);
+  for (let r = 0; r <= ROLES.length; r++) start[r] = counts[r * SPECS]!;
+  const sorted = new Int32Array(items.length);
+  for (let i = 0; i < items.length; i++) sorted[counts[bucket[i]!]!++] = i;
+  return { sorted, start };
 }
+
+const ROLE_INDEX = Object.fromEntries(ROLES.map((r, i) => [r, i])) as Record<MapRole, number>;
 
 /**
  * The difference between two states, by object identity: the compiler never modifies a state it
@@ -172,14 +168,18 @@ export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, 
     }
     // upserts, packed in write order
     const byKey = removed.length > 0 ? new Map<string, [MapWrites, number]>() : null;
-    for (const [r, idx] of order(added, codec)) {
+    const { sorted, start } = order(added, codec);
+    for (let ri = 0; ri < ROLES.length; ri++) {
+      const n = start[ri + 1]! - start[ri]!;
+      if (n === 0) continue;
+      const r = ROLES[ri]!;
       const w = diffs.get(r)!;
-      w.count = idx.length;
-      w.keys = Buffer.alloc(idx.length * w.ks);
-      w.values = Buffer.alloc(idx.length * w.vs);
-      for (let i = 0; i < idx.length; i++) codec.write(added[idx[i]!]!, w.keys, i * w.ks, w.values, i * w.vs);
+      w.count = n;
+      w.keys = Buffer.alloc(n * w.ks);
+      w.values = Buffer.alloc(n * w.vs);
+      for (let i = 0, at = start[ri]!; i < n; i++, at++) codec.write(added[sorted[at]!]!, w.keys, i * w.ks, w.values, i * w.vs);
       if (!byKey) continue; // a bulk load: duplicate keys are refused by the kernel (BPF_NOEXIST)
-      for (let i = 0; i < idx.length; i++) {
+      for (let i = 0; i < n; i++) {
         const id = r + w.keys.toString('latin1', i * w.ks, (i + 1) * w.ks);
         const prev = byKey.get(id);
         if (prev) {

@@ -67,6 +67,11 @@ export const mask = (bits: number): bigint => MASKS[bits]!;
 const memo = new Map<string, Prefix>();
 const MEMO_LIMIT = 200_000;
 
+/** The prefix of a canonical text parsed before, if the memo still has it (one lookup, no parsing). */
+export function memoPrefix(text: string): Prefix | undefined {
+  return memo.get(text);
+}
+
 /** Why `text` is not a prefix, or the prefix. Host bits must be zero, as Kubernetes and Cilium require. */
 export function parsePrefix(text: string): Prefix | string {
   const known = memo.get(text);
