@@ -1,6 +1,6 @@
 // A policy's compiled form that does not depend on which workloads or CIDRs exist: per subject, its
 // rules as atoms (rule id, mode, marks, L4 keys) with the peers still to resolve. Built once per add.
-import { contains, memoPrefix, parsePrefix, type Prefix } from '../identity/cidr.js';
+import { canonicalV4Prefix, contains, memoPrefix, parsePrefix, type Prefix } from '../identity/cidr.js';
 import type { Entity, NetPolicy, NetRule, Peer, PolicySubject, Selector } from '../policy/types.js';
 import { policyKey } from '../policy/types.js';
 import type { Atom } from './fold.js';
@@ -84,8 +84,8 @@ export function buildUnit(
   const named = (cidr: string): UnitCidr => {
     let u = cidrs.get(cidr);
     if (!u) {
-      // the parser parsed it moments ago: the memo nearly always has it
-      const p = memoPrefix(cidr) ?? known(cidr) ?? (parsePrefix(cidr) as Prefix);
+      // IPv4 parses faster than a lookup among tens of thousands; the parser's memo has the others
+      const p = canonicalV4Prefix(cidr) ?? memoPrefix(cidr) ?? known(cidr) ?? (parsePrefix(cidr) as Prefix);
       cidrs.set(cidr, (u = { prefix: p, id: 0 }));
       if (!p.v4 && contains(p, V4_MAPPED_SPACE)) cidrs.set(V4_GUARD, { prefix: parsePrefix(V4_GUARD) as Prefix, id: 0 });
     }
