@@ -200,11 +200,12 @@ export class PolicyCompiler {
   }
 
   private load(unit: PolicyUnit, pass: Pass): void {
-    for (const [c, u] of unit.cidrs) {
+    // forEach: a for-of over entries makes a [key, value] array per entry
+    unit.cidrs.forEach((u, c) => {
       const got = this.cidrs.acquire(c, u.prefix);
       u.id = got.id;
       if (got.added) pass.changedPrefixes.push(u.prefix);
-    }
+    });
     const l: Loaded = { unit, locals: [], footprint: new Map(), defaults: new Map() };
     this.loaded.set(unit.key, l);
     this.index(l);
@@ -335,12 +336,15 @@ export class PolicyCompiler {
 
   private resolvePeers(peers: readonly PeerSpec[] | null): number[] {
     if (peers === null) return [ID.ANY];
+    // one address, the common rule of a large policy set: only its own identity is inside; a literal
+    // array holds one slot where pushing onto [] makes seventeen
+    const p0 = peers[0];
+    if (peers.length === 1 && p0!.kind === 'cidr' && p0.prefix.bits === 128 && p0.except.length === 0) return [p0.ref.id];
     const out: number[] = [];
     for (const p of peers) {
       if (p.kind === 'selector') {
         for (const i of this.idents.all()) if (matches(p.selector, i.selectorLabels)) out.push(i.id);
       } else if (p.kind === 'cidr') {
-        // one address: only its own identity is inside (most rules of a large policy set are such)
         if (p.prefix.bits === 128 && p.except.length === 0) out.push(p.ref.id);
         else this.cidrs.inside(p.prefix, p.except, out);
       } else if (p.entity === 'all') out.push(ID.ANY);
@@ -399,17 +403,17 @@ export class PolicyCompiler {
       g.dirty = true;
       dirtyGroups.push(g);
     };
-    for (const [g, atoms] of l.footprint) {
+    l.footprint.forEach((atoms, g) => {
       if (!next.has(g)) {
         g.delete(key);
         dirty(g);
       } else if (!sameAtoms(atoms, next.get(g)!)) dirty(g);
-    }
+    });
     const first = l.footprint.size === 0;
-    for (const [g, atoms] of next) {
+    next.forEach((atoms, g) => {
       if (first || !l.footprint.has(g)) dirty(g);
       g.set(key, atoms);
-    }
+    });
     l.footprint = next;
   }
 
@@ -420,8 +424,8 @@ export class PolicyCompiler {
       for (let b = 0; b < 4; b++) if (bits & (1 << b)) c[b]! += by;
       if (c.every((n) => n === 0)) this.defaultCounts.delete(local);
     };
-    for (const [local, bits] of l.defaults) bump(local, bits, -1);
-    for (const [local, bits] of next) bump(local, bits, 1);
+    l.defaults.forEach((bits, local) => bump(local, bits, -1));
+    next.forEach((bits, local) => bump(local, bits, 1));
     l.defaults = next;
   }
 

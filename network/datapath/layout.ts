@@ -57,22 +57,32 @@ type PolicyKeyFields = Pick<PolicyEntry, 'localId' | 'peerId' | 'proto' | 'port'
 /** The key's prefix length: 64 (L3), 72 + 8 (proto + pad) + portBits; 96 is an exact key. */
 export const policyPrefixLen = (e: PolicyKeyFields): number => (e.proto === null ? 64 : 80 + e.portBits);
 
+/** A DataView over a Buffer's bytes (the encoders write tens of thousands of entries: DataView stores
+ *  compile to plain memory writes, Buffer's write methods check every argument). */
+const views = new WeakMap<Buffer, DataView>();
+function view(b: Buffer): DataView {
+  let v = views.get(b);
+  if (!v) views.set(b, (v = new DataView(b.buffer, b.byteOffset, b.byteLength)));
+  return v;
+}
+
 /** Writes the key of pal_np_ingress / pal_np_egress (or of their exact maps, prefixlen 96) for one
  *  PolicyEntry at b[at] (zeroed). */
-export function writePolicyKey(b: Buffer, at: number, e: PolicyKeyFields): void {
-  b.writeUInt32BE(e.localId >>> 0, at + NP_KEY.local_id);
-  b.writeUInt32BE(e.peerId >>> 0, at + NP_KEY.peer_id);
+export function writePolicyKey(b: Buffer, at: number, e: PolicyKeyFields, v: DataView = view(b)): void {
+  if (at < 0 || at + NP_KEY.$size > b.length) throw new RangeError(`policy key at ${at} is outside the buffer`);
+  v.setUint32(at + NP_KEY.local_id, e.localId >>> 0);
+  v.setUint32(at + NP_KEY.peer_id, e.peerId >>> 0);
   if (e.proto !== null) {
     if (!Number.isInteger(e.portBits) || e.portBits < 0 || e.portBits > 16)
       throw new RangeError(`policy entry: portBits ${e.portBits} is not 0..16`);
     if (!Number.isInteger(e.port) || e.port < 0 || e.port > 0xffff)
       throw new RangeError(`policy entry: port ${e.port} is not 0..65535`);
-    b[at + NP_KEY.proto] = e.proto;
+    v.setUint8(at + NP_KEY.proto, e.proto);
     // mask off the bits below the prefix so that equal entries encode the same
     const mask = e.portBits === 0 ? 0 : (0xffff << (16 - e.portBits)) & 0xffff;
-    b.writeUInt16BE(e.port & mask, at + NP_KEY.port);
+    v.setUint16(at + NP_KEY.port, e.port & mask);
   }
-  b.writeUInt32LE(policyPrefixLen(e), at + NP_KEY.prefixlen);
+  v.setUint32(at + NP_KEY.prefixlen, policyPrefixLen(e), true);
 }
 
 export function encodePolicyKey(e: PolicyKeyFields): Buffer {
@@ -81,19 +91,20 @@ export function encodePolicyKey(e: PolicyKeyFields): Buffer {
   return b;
 }
 
-function writeHalf(b: Buffer, at: number, h: VerdictHalf): void {
-  if (h.allowMarks !== 0n) b.writeBigUInt64LE(BigInt.asUintN(64, h.allowMarks), at + NP_HALF.allow_marks);
-  if (h.denyMarks !== 0n) b.writeBigUInt64LE(BigInt.asUintN(64, h.denyMarks), at + NP_HALF.deny_marks);
-  if (h.allowRule !== 0) b.writeUInt32LE(h.allowRule >>> 0, at + NP_HALF.allow_rule);
-  if (h.denyRule !== 0) b.writeUInt32LE(h.denyRule >>> 0, at + NP_HALF.deny_rule);
-  b[at + NP_HALF.allow] = h.allow ? 1 : 0;
-  b[at + NP_HALF.deny] = h.deny ? 1 : 0;
+function writeHalf(v: DataView, at: number, h: VerdictHalf): void {
+  if (h.allowMarks !== 0n) v.setBigUint64(at + NP_HALF.allow_marks, BigInt.asUintN(64, h.allowMarks), true);
+  if (h.denyMarks !== 0n) v.setBigUint64(at + NP_HALF.deny_marks, BigInt.asUintN(64, h.denyMarks), true);
+  v.setUint32(at + NP_HALF.allow_rule, h.allowRule >>> 0, true);
+  v.setUint32(at + NP_HALF.deny_rule, h.denyRule >>> 0, true);
+  v.setUint8(at + NP_HALF.allow, h.allow ? 1 : 0);
+  v.setUint8(at + NP_HALF.deny, h.deny ? 1 : 0);
 }
 
 /** Writes a pal_np_value at b[at] (zeroed). */
-export function writePolicyValue(b: Buffer, at: number, e: Pick<PolicyEntry, 'enf' | 'all'>): void {
-  writeHalf(b, at + NP_VALUE.enf, e.enf);
-  writeHalf(b, at + NP_VALUE.all, e.all);
+export function writePolicyValue(b: Buffer, at: number, e: Pick<PolicyEntry, 'enf' | 'all'>, v: DataView = view(b)): void {
+  if (at < 0 || at + NP_VALUE.$size > b.length) throw new RangeError(`policy value at ${at} is outside the buffer`);
+  writeHalf(v, at + NP_VALUE.enf, e.enf);
+  writeHalf(v, at + NP_VALUE.all, e.all);
 }
 
 export function encodePolicyValue(e: Pick<PolicyEntry, 'enf' | 'all'>): Buffer {
