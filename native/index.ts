@@ -10,7 +10,7 @@ export type { AttachSpec, BpfErrorFields, FeatureReport, MapInfo, ProgramInfo } 
 
 // ---- the addon's shape ---------------------------------------------------------------------------
 
-export type UpdateFlags = 'any' | 'noexist' | 'exist';
+type UpdateFlags = 'any' | 'noexist' | 'exist';
 
 interface NativeObjectHandle {
   readonly name: string;

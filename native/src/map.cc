@@ -348,12 +348,16 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
   void WriteBatch(Napi::Env env, const char* op, int fd, const uint8_t* keys, const uint8_t* values, size_t n,
                   uint64_t flags) {
     const size_t ks = h_->keySize, vs = h_->valueStride;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
-    __u32 count = static_cast<__u32>(n);
-    if (bpf_map_update_batch(fd, keys, values, &count, &opts) == 0) return;
-    int err = errno;
-    if (!BatchUnsupported(err))
-      ThrowErrno(env, op, err, "batch update of map '" + h_->name + "' (" + std::to_string(n) + " entries)");
+    // The kernel's batch update takes BPF_F_LOCK only (EINVAL for BPF_NOEXIST/BPF_EXIST): those go
+    // element by element straight away.
+    if ((flags & (BPF_NOEXIST | BPF_EXIST)) == 0) {
+      LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
+      __u32 count = static_cast<__u32>(n);
+      if (bpf_map_update_batch(fd, keys, values, &count, &opts) == 0) return;
+      int err = errno;
+      if (!BatchUnsupported(err))
+        ThrowErrno(env, op, err, "batch update of map '" + h_->name + "' (" + std::to_string(n) + " entries)");
+    }
     // Per element; the kernel does not report reliably how far a rejected batch got, so start over.
     for (size_t i = 0; i < n; i++) {
       if (bpf_map_update_elem(fd, keys + i * ks, values + i * vs, flags) != 0) {

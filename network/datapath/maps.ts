@@ -1,11 +1,12 @@
 // PolicyMaps over the BPF maps of bpf/network/netpol.bpf.c: apply(from, to) writes only the difference,
 // in an order where no connection gets a verdict that neither state would give.
-import type { BpfMap, UpdateFlags } from '../../native/index.js';
+import type { BpfMap } from '../../native/index.js';
 import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, PolicyEntry, PolicyMaps } from '../model.js';
 import {
   ipcachePrefixLen, NP_IDENT, NP_IP_KEY, NP_KEY, NP_VALUE, policyPrefixLen, writeIdent, writeIpcacheKey, writePolicyKey,
   writePolicyValue,
 } from './layout.js';
+import { PackedKeyIndex } from './key-index.js';
 
 /** The maps of netpol.h, by role. The *Exact hash maps hold the full-length keys of the trie beside them. */
 export interface NetpolMaps {
@@ -167,7 +168,7 @@ export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, 
       removed = a.filter((e) => !after.has(e));
     }
     // upserts, packed in write order
-    const byKey = removed.length > 0 ? new Map<string, [MapWrites, number]>() : null;
+    const indexes = new Map<MapRole, PackedKeyIndex>();
     const { sorted, start } = order(added, codec);
     for (let ri = 0; ri < ROLES.length; ri++) {
       const n = start[ri + 1]! - start[ri]!;
@@ -178,16 +179,13 @@ export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, 
       w.keys = Buffer.alloc(n * w.ks);
       w.values = Buffer.alloc(n * w.vs);
       for (let i = 0, at = start[ri]!; i < n; i++, at++) codec.write(added[sorted[at]!]!, w.keys, i * w.ks, w.values, i * w.vs);
-      if (!byKey) continue; // a bulk load: duplicate keys are refused by the kernel (BPF_NOEXIST)
+      // one write per key: a second one would silently win in the kernel
+      const index = new PackedKeyIndex(w.keys, w.ks, n);
       for (let i = 0; i < n; i++) {
-        const id = r + w.keys.toString('latin1', i * w.ks, (i + 1) * w.ks);
-        const prev = byKey.get(id);
-        if (prev) {
-          const same = prev[0].value(prev[1]).equals(w.value(i));
-          throw new Error(`datapath state: two ${same ? 'entries' : 'different values'} for one ${r} key`);
-        }
-        byKey.set(id, [w, i]);
+        const dup = index.add(i);
+        if (dup >= 0) throw new Error(`datapath state: two ${w.value(dup).equals(w.value(i)) ? 'entries' : 'different values'} for one ${r} key`);
       }
+      indexes.set(r, index);
     }
     // deletes, unless an upsert replaces the key
     const scratch = Buffer.alloc(NP_KEY.$size + NP_VALUE.$size);
@@ -196,9 +194,9 @@ export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, 
       const w = diffs.get(r)!;
       scratch.fill(0);
       codec.write(e, scratch, 0, scratch, w.ks);
-      const hit = byKey!.get(r + scratch.toString('latin1', 0, w.ks));
+      const hit = indexes.get(r)?.find(scratch) ?? -1;
       const old = Buffer.from(scratch.subarray(w.ks, w.ks + w.vs));
-      if (hit) (hit[0].old ??= new Array<Buffer | null>(hit[0].count).fill(null))[hit[1]] = old;
+      if (hit >= 0) (w.old ??= new Array<Buffer | null>(w.count).fill(null))[hit] = old;
       else w.deletes.push({ key: Buffer.from(scratch.subarray(0, w.ks)), spec: codec.spec(e), old });
     }
   };
@@ -285,8 +283,6 @@ export class BpfPolicyMaps implements PolicyMaps {
 
   #upsert(r: MapRole, w: MapWrites, stats: ApplyStats, undo: (() => void)[]): void {
     const m = this.maps[r];
-    // Keys the state did not have must be new to the map: a duplicate fails in the kernel.
-    const flags: UpdateFlags = w.old ? 'any' : 'noexist';
     for (let from = 0; from < w.count; from += this.batchSize) {
       const to = Math.min(w.count, from + this.batchSize);
       // registered first: a batch that fails may have written part of the chunk
@@ -297,27 +293,22 @@ export class BpfPolicyMaps implements PolicyMaps {
           else m.delete(w.key(i));
         }
       });
-      try {
-        if (to - from > 1 && !noBatch.has(m)) {
-          try {
-            m.updateBatchFlat(w.keys.subarray(from * w.ks, to * w.ks), w.values.subarray(from * w.vs, to * w.vs), flags);
-            stats.syscalls++;
-            stats.upserts += to - from;
-            continue;
-          } catch (e) {
-            // LPM tries have no batch ops on some kernels; a full map fails the same way element-wise
-            if (!UNSUPPORTED.has((e as { code?: string }).code ?? '')) throw e;
-            noBatch.add(m);
-          }
-        }
-        for (let i = from; i < to; i++) {
-          m.update(w.key(i), w.value(i), flags);
+      if (to - from > 1 && !noBatch.has(m)) {
+        try {
+          m.updateBatchFlat(w.keys.subarray(from * w.ks, to * w.ks), w.values.subarray(from * w.vs, to * w.vs));
           stats.syscalls++;
-          stats.upserts++;
+          stats.upserts += to - from;
+          continue;
+        } catch (e) {
+          // LPM tries have no batch ops on some kernels; a full map fails the same way element-wise
+          if (!UNSUPPORTED.has((e as { code?: string }).code ?? '')) throw e;
+          noBatch.add(m);
         }
-      } catch (e) {
-        if ((e as { code?: string }).code === 'EEXIST') throw new Error(`datapath state: a new ${r} key is in the map already (two entries for one key?)`, { cause: e });
-        throw e;
+      }
+      for (let i = from; i < to; i++) {
+        m.update(w.key(i), w.value(i));
+        stats.syscalls++;
+        stats.upserts++;
       }
     }
   }

@@ -5,6 +5,7 @@ import type { BpfMap } from '../../native/index.js';
 import {
   addrBytes, decodeNet, encodeIpcacheKey, encodePolicyKey, encodePolicyValue, formatAddr, NET, NETPOL_LAYOUTS,
 } from '../../network/datapath/layout.js';
+import { PackedKeyIndex } from '../../network/datapath/key-index.js';
 import { BpfPolicyMaps, EMPTY_STATE, type NetpolMaps } from '../../network/datapath/maps.js';
 import type { DatapathState, PolicyEntry, VerdictHalf } from '../../network/model.js';
 import { btfStructs } from '../helpers/btf.js';
@@ -89,32 +90,31 @@ describe('netpol layout', () => {
   });
 });
 
-/** A map that records the order of writes, and refuses a new key that is there (BPF_NOEXIST) as the kernel does. */
+/** A map that records the order of writes. */
 function fakeMap(name: string, log: string[], opts: { batch: boolean; failAt?: number }): BpfMap {
   const data = new Map<string, Buffer>();
   let writes = 0;
-  const put = (k: Buffer, v: Buffer, flags = 'any'): void => {
+  const put = (k: Buffer, v: Buffer): void => {
     if (opts.failAt !== undefined && ++writes === opts.failAt) throw Object.assign(new Error('full'), { code: 'E2BIG' });
-    if (flags === 'noexist' && data.has(k.toString('hex'))) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
     data.set(k.toString('hex'), Buffer.from(v));
   };
   const m = {
     info: { name },
     data,
-    update(k: Buffer, v: Buffer, flags?: string) {
-      put(k, v, flags);
+    update(k: Buffer, v: Buffer) {
+      put(k, v);
       log.push(`${name} put ${k.toString('hex')}`);
     },
     delete(k: Buffer) {
       log.push(`${name} del ${k.toString('hex')}`);
       return data.delete(k.toString('hex'));
     },
-    updateBatchFlat(ks: Buffer, vs: Buffer, flags?: string) {
+    updateBatchFlat(ks: Buffer, vs: Buffer) {
       if (!opts.batch) throw Object.assign(new Error('no batch'), { code: 'EINVAL' });
-      const n = ks.length / 16;
-      const kl = ks.length / n;
+      const kl = name.startsWith('ip') ? 20 : name === 'cgroups' ? 8 : name === 'idents' ? 4 : 16;
+      const n = ks.length / kl;
       const vl = vs.length / n;
-      for (let i = 0; i < n; i++) put(ks.subarray(i * kl, (i + 1) * kl), vs.subarray(i * vl, (i + 1) * vl), flags);
+      for (let i = 0; i < n; i++) put(ks.subarray(i * kl, (i + 1) * kl), vs.subarray(i * vl, (i + 1) * vl));
       log.push(`${name} batch ${n}`);
     },
   };
@@ -175,16 +175,35 @@ describe('PolicyMaps.apply', () => {
 
   it('refuses two different values for one key', () => {
     const { pm } = setup(false);
-    expect(() => pm.apply(EMPTY_STATE, { ...A, policy: [A.policy[0]!, { ...A.policy[0]!, enf: half() }] })).toThrow(/two entries for one key/);
-    // with entries to remove, the comparison is in JS
+    expect(() => pm.apply(EMPTY_STATE, { ...A, policy: [A.policy[0]!, { ...A.policy[0]!, enf: half() }] })).toThrow(/two different values for one egress key/);
+    expect(() => pm.apply(EMPTY_STATE, { ...A, policy: [A.policy[0]!, A.policy[0]!] })).toThrow(/two entries for one egress key/);
+    // with entries to remove too
     const C: DatapathState = { ...A, policy: [A.policy[2]!] };
     pm.apply(EMPTY_STATE, C);
     expect(() => pm.apply(C, { ...A, policy: [A.policy[0]!, { ...A.policy[0]!, enf: half() }] })).toThrow(/two different values/);
   });
 
-  it('leaves the maps as they were when a bulk batch meets a duplicate key', () => {
+  it('finds keys packed in one buffer (the duplicate check and the replacement match)', () => {
+    const n = 5000;
+    const keys = Buffer.alloc(n * 16);
+    for (let i = 0; i < n; i++) keys.writeUInt32BE(i * 7919, i * 16 + 8);
+    const index = new PackedKeyIndex(keys, 16, n);
+    for (let i = 0; i < n; i++) expect(index.add(i)).toBe(-1);
+    const probe = Buffer.alloc(16);
+    probe.writeUInt32BE(1234 * 7919, 8);
+    expect(index.find(probe)).toBe(1234);
+    probe.writeUInt32BE(1, 8);
+    expect(index.find(probe)).toBe(-1);
+    keys.copy(keys, 4999 * 16, 17 * 16, 18 * 16);
+    expect(new PackedKeyIndex(keys, 16, n).add(17)).toBe(-1);
+    const again = new PackedKeyIndex(keys, 16, n);
+    for (let i = 0; i < n - 1; i++) again.add(i);
+    expect(again.add(4999)).toBe(17);
+  });
+
+  it('writes nothing when a bulk load has a duplicate key', () => {
     const { maps, pm } = setup(true);
-    expect(() => pm.apply(EMPTY_STATE, { ...A, policy: [...A.policy, { ...A.policy[3]!, enf: half() }] })).toThrow(/two entries for one key/);
+    expect(() => pm.apply(EMPTY_STATE, { ...A, policy: [...A.policy, { ...A.policy[3]!, enf: half() }] })).toThrow(/two different values for one egressExact key/);
     for (const m of Object.values(maps)) expect((m as unknown as { data: Map<string, Buffer> }).data.size, m.info.name).toBe(0);
   });
 });
