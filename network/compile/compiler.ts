@@ -91,6 +91,9 @@ interface Pass {
   dirtyGroups: Group[];
   changedIdentities: WorkloadIdentity[];
   changedPrefixes: Prefix[];
+  /** Ipcache entries of the CIDR identities that came and went. */
+  ipcacheAdded: IpcacheEntry[];
+  ipcacheRemoved: IpcacheEntry[];
 }
 
 export class PolicyCompiler {
@@ -104,6 +107,7 @@ export class PolicyCompiler {
   private workloadIds: number[] = [];
   /** Host and workload ipcache entries, rebuilt when the workloads change. */
   private addresses: IpcacheEntry[] = [];
+  private addressCidrs = new Set<string>();
   /** CIDR peers of the loaded units by prefix length and address, to find who contains a changed prefix. */
   private readonly cidrIndex = new Map<number, Map<bigint, Loaded[]>>();
   /** The index is built at the first change that needs it, so a bulk load does not pay for it. */
@@ -129,7 +133,7 @@ export class PolicyCompiler {
     this.defaultDenyMemo.clear();
     this.sortedKeys = null;
     const built = this.build(change.upsert ?? []);
-    const pass: Pass = { dirty: new Set(), dirtyGroups: [], changedIdentities: [], changedPrefixes: [] };
+    const pass: Pass = { dirty: new Set(), dirtyGroups: [], changedIdentities: [], changedPrefixes: [], ipcacheAdded: [], ipcacheRemoved: [] };
     if (change.workloads) this.setWorkloads(change.workloads, pass);
     const removals = new Set(change.remove ?? []);
     for (const u of built) removals.add(u.key);
@@ -155,7 +159,13 @@ export class PolicyCompiler {
       next.policyDelta = { base: new WeakRef(this.current), added: snap.added, removed: snap.removed };
     }
     if (pass.dirty.size > 0 || removals.size > 0 || change.workloads) next.defaults = this.collectDefaults();
+    delete next.ipcacheDelta;
     if (change.workloads || pass.changedPrefixes.length > 0) next.ipcache = buildIpcache(this.addresses, this.cidrs);
+    if (!change.workloads && pass.changedPrefixes.length > 0) {
+      // the addresses stayed: only CIDR entries came or went (those equal to an address are not in the ipcache)
+      const listed = (e: IpcacheEntry): boolean => !this.addressCidrs.has(e.cidr);
+      next.ipcacheDelta = { base: new WeakRef(this.current), added: pass.ipcacheAdded.filter(listed), removed: pass.ipcacheRemoved.filter(listed) };
+    }
     if (change.workloads) next.cgroups = this.workloads.map((w, i): CgroupEntry => ({ cgroupId: w.cgroupId, identity: this.workloadIds[i]! }));
     this.current = next;
     return next;
@@ -183,6 +193,7 @@ export class PolicyCompiler {
     for (const i of this.idents.all()) if (!before.delete(i.id)) pass.changedIdentities.push(i);
     pass.changedIdentities.push(...before.values());
     this.addresses = addressEntries(this.opts.hostIps ?? [], workloads.map((w, i) => ({ ips: w.ips, identity: ids[i]! })));
+    this.addressCidrs = new Set(this.addresses.map((a) => a.cidr));
   }
 
   private unload(key: string, pass: Pass): void {
@@ -192,7 +203,10 @@ export class PolicyCompiler {
     this.setDefaults(l, new Map());
     for (const c of l.unit.cidrs.keys()) {
       const gone = this.cidrs.release(c);
-      if (gone) pass.changedPrefixes.push(gone);
+      if (gone) {
+        pass.changedPrefixes.push(gone.prefix);
+        pass.ipcacheRemoved.push(gone.entry);
+      }
     }
     this.unindex(l);
     this.releaseMarks(l.unit);
@@ -204,7 +218,10 @@ export class PolicyCompiler {
     unit.cidrs.forEach((u, c) => {
       const got = this.cidrs.acquire(c, u.prefix);
       u.id = got.id;
-      if (got.added) pass.changedPrefixes.push(u.prefix);
+      if (got.added) {
+        pass.changedPrefixes.push(u.prefix);
+        pass.ipcacheAdded.push(got.entry);
+      }
     });
     const l: Loaded = { unit, locals: [], footprint: new Map(), defaults: new Map() };
     this.loaded.set(unit.key, l);

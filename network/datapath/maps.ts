@@ -133,7 +133,9 @@ function order<T>(items: readonly T[], codec: Codec<T>): { sorted: Int32Array; s
   const counts = new Int32Array(ROLES.length * SPECS + 1);
   for (let i = 0; i < items.length; i++) {
     const e = items[i]!;
-    const b = ROLE_INDEX[codec.role(e)] * SPECS + (SPECS - 1 - codec.spec(e));
+    const spec = codec.spec(e);
+    if (!(spec >= 0 && spec < SPECS)) throw new RangeError(`datapath state: a key of prefix length ${spec}`);
+    const b = ROLE_INDEX[codec.role(e)] * SPECS + (SPECS - 1 - spec);
     bucket[i] = b;
     counts[b + 1]!++;
   }
@@ -204,7 +206,9 @@ export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, 
   if (delta && delta.base.deref() === from) part(delta.removed, delta.added, CODECS.policy, true);
   else part(from.policy, to.policy, CODECS.policy, false);
   part(from.defaults, to.defaults, CODECS.defaults, false);
-  part(from.ipcache, to.ipcache, CODECS.ipcache, false);
+  const ipDelta = to.ipcacheDelta;
+  if (ipDelta && ipDelta.base.deref() === from) part(ipDelta.removed, ipDelta.added, CODECS.ipcache, true);
+  else part(from.ipcache, to.ipcache, CODECS.ipcache, false);
   part(from.cgroups, to.cgroups, CODECS.cgroups, false);
   for (const w of diffs.values()) {
     if (w.old) dropUnchanged(w);
