@@ -41,6 +41,7 @@ interface NativeMapHandle {
   keys(): Buffer[];
   lookupBatch(): { keys: Buffer[]; values: Buffer[] };
   updateBatch(keys: Buffer[], values: Buffer[], flags?: UpdateFlags): void;
+  updateBatchFlat(keys: Buffer, values: Buffer, flags?: UpdateFlags): void;
   pin(path: string): void;
   unpin(path: string): void;
   close(): void;
@@ -275,6 +276,11 @@ export class BpfMap {
 
   updateBatch(keys: Buffer[], values: Buffer[], flags: UpdateFlags = 'any'): void {
     this.#h.updateBatch(keys, values, flags);
+  }
+
+  /** updateBatch over n keys and n values packed back to back (key size and value buffer size each). */
+  updateBatchFlat(keys: Buffer, values: Buffer, flags: UpdateFlags = 'any'): void {
+    this.#h.updateBatchFlat(keys, values, flags);
   }
 
   pin(path: string): void {

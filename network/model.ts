@@ -75,13 +75,17 @@ export interface DatapathState {
   /** How `policy` differs from the policy of `base` (when the compiler knows): lets the datapath
    *  write a change without comparing tens of thousands of entries. Weak: states do not chain. */
   policyDelta?: PolicyDelta;
+  /** The same for `ipcache`, when only CIDRs came or went (not the workloads). */
+  ipcacheDelta?: StateDelta<IpcacheEntry>;
 }
 
-export interface PolicyDelta {
+export interface StateDelta<T> {
   base: WeakRef<DatapathState>;
-  added: readonly PolicyEntry[];
-  removed: readonly PolicyEntry[];
+  added: readonly T[];
+  removed: readonly T[];
 }
+
+export type PolicyDelta = StateDelta<PolicyEntry>;
 
 /** What a rule id in a verdict event stands for. Rule ids are never reused while the agent runs. */
 export interface RuleInfo {

@@ -73,6 +73,7 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
                            InstanceMethod<&NativeMap::Delete>("delete"),
                            InstanceMethod<&NativeMap::Keys>("keys"),
                            InstanceMethod<&NativeMap::LookupBatch>("lookupBatch"),
+                           InstanceMethod<&NativeMap::UpdateBatchFlat>("updateBatchFlat"),
                            InstanceMethod<&NativeMap::UpdateBatch>("updateBatch"),
                            InstanceMethod<&NativeMap::Pin>("pin"),
                            InstanceMethod<&NativeMap::Unpin>("unpin"),
@@ -321,15 +322,45 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
       std::memcpy(keys.data() + i * ks, kb.data, ks);
       std::memcpy(values.data() + i * vs, vb.data, vs);
     }
-    LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
-    __u32 count = static_cast<__u32>(n);
-    if (bpf_map_update_batch(fd, keys.data(), values.data(), &count, &opts) == 0) return;
-    int err = errno;
-    if (!BatchUnsupported(err))
-      ThrowErrno(env, op, err, "batch update of map '" + h_->name + "' (" + std::to_string(n) + " entries)");
+    WriteBatch(env, op, fd, keys.data(), values.data(), n, flags);
+  }
+
+  // updateBatch over n keys and n values packed back to back in two buffers: no Buffer per entry
+  // to create in JS or to unwrap here (bulk policy loads write tens of thousands at once).
+  void UpdateBatchFlat(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const char* op = "map.updateBatchFlat";
+    int fd = Fd(env, op);
+    Bytes kb = ArgBytes(info, 0, "keys");
+    Bytes vb = ArgBytes(info, 1, "values");
+    uint64_t flags = ParseFlags(info, 2);
+    const size_t ks = h_->keySize, vs = h_->valueStride;
+    const size_t n = kb.size / ks;
+    if (kb.size % ks != 0 || vb.size != n * vs)
+      ThrowBpf(env, op, EINVAL,
+               "updateBatchFlat: map '" + h_->name + "': " + std::to_string(kb.size) + " key bytes and " +
+                   std::to_string(vb.size) + " value bytes are not n keys of " + std::to_string(ks) + " and n values of " +
+                   std::to_string(vs) + " bytes");
+    if (n == 0) return;
+    WriteBatch(env, op, fd, kb.data, vb.data, n, flags);
+  }
+
+  void WriteBatch(Napi::Env env, const char* op, int fd, const uint8_t* keys, const uint8_t* values, size_t n,
+                  uint64_t flags) {
+    const size_t ks = h_->keySize, vs = h_->valueStride;
+    // The kernel's batch update takes BPF_F_LOCK only (EINVAL for BPF_NOEXIST/BPF_EXIST): those go
+    // element by element straight away.
+    if ((flags & (BPF_NOEXIST | BPF_EXIST)) == 0) {
+      LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
+      __u32 count = static_cast<__u32>(n);
+      if (bpf_map_update_batch(fd, keys, values, &count, &opts) == 0) return;
+      int err = errno;
+      if (!BatchUnsupported(err))
+        ThrowErrno(env, op, err, "batch update of map '" + h_->name + "' (" + std::to_string(n) + " entries)");
+    }
     // Per element; the kernel does not report reliably how far a rejected batch got, so start over.
     for (size_t i = 0; i < n; i++) {
-      if (bpf_map_update_elem(fd, keys.data() + i * ks, values.data() + i * vs, flags) != 0) {
+      if (bpf_map_update_elem(fd, keys + i * ks, values + i * vs, flags) != 0) {
         int e = errno;
         ThrowErrno(env, op, e, "update map '" + h_->name + "' (entry " + std::to_string(i) + ")");
       }

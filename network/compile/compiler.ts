@@ -38,15 +38,24 @@ export interface Change {
 }
 
 const NO_ENTRIES: PolicyEntry[] = [];
+const NONE: never[] = [];
 
 /** One (direction, local, peer) key space. Few policies feed one group: parallel arrays beat a Map. */
 class Group {
-  readonly keys: string[] = [];
-  readonly atoms: Array<readonly Atom[]> = [];
+  // Most groups have one policy: arrays made by a literal hold exactly one slot, a push onto [] makes 17.
+  keys: string[] = NONE;
+  atoms: Array<readonly Atom[]> = NONE;
   entries: PolicyEntry[] = NO_ENTRIES;
+  /** In the current update's dirty list (a flag and a list: cheaper than a Set of every group). */
+  dirty = false;
   constructor(readonly dir: 0 | 1, readonly local: number, readonly peer: number) {}
 
   set(key: string, atoms: readonly Atom[]): void {
+    if (this.keys === NONE) {
+      this.keys = [key];
+      this.atoms = [atoms];
+      return;
+    }
     const i = this.keys.indexOf(key);
     if (i >= 0) this.atoms[i] = atoms;
     else {
@@ -78,10 +87,13 @@ const DIRS = ['ingress', 'egress'] as const;
 interface Pass {
   /** Policies to resolve again. */
   dirty: Set<Loaded>;
-  /** Groups whose contributions changed: to fold again. */
-  dirtyGroups: Set<Group>;
+  /** Groups whose contributions changed: to fold again (add with markDirty). */
+  dirtyGroups: Group[];
   changedIdentities: WorkloadIdentity[];
   changedPrefixes: Prefix[];
+  /** Ipcache entries of the CIDR identities that came and went. */
+  ipcacheAdded: IpcacheEntry[];
+  ipcacheRemoved: IpcacheEntry[];
 }
 
 export class PolicyCompiler {
@@ -95,6 +107,7 @@ export class PolicyCompiler {
   private workloadIds: number[] = [];
   /** Host and workload ipcache entries, rebuilt when the workloads change. */
   private addresses: IpcacheEntry[] = [];
+  private addressCidrs = new Set<string>();
   /** CIDR peers of the loaded units by prefix length and address, to find who contains a changed prefix. */
   private readonly cidrIndex = new Map<number, Map<bigint, Loaded[]>>();
   /** The index is built at the first change that needs it, so a bulk load does not pay for it. */
@@ -120,7 +133,7 @@ export class PolicyCompiler {
     this.defaultDenyMemo.clear();
     this.sortedKeys = null;
     const built = this.build(change.upsert ?? []);
-    const pass: Pass = { dirty: new Set(), dirtyGroups: new Set(), changedIdentities: [], changedPrefixes: [] };
+    const pass: Pass = { dirty: new Set(), dirtyGroups: [], changedIdentities: [], changedPrefixes: [], ipcacheAdded: [], ipcacheRemoved: [] };
     if (change.workloads) this.setWorkloads(change.workloads, pass);
     const removals = new Set(change.remove ?? []);
     for (const u of built) removals.add(u.key);
@@ -133,17 +146,26 @@ export class PolicyCompiler {
       for (const l of this.loaded.values()) if (!pass.dirty.has(l) && this.touchedByIdentities(l.unit, pass.changedIdentities)) pass.dirty.add(l);
     }
     for (const l of pass.dirty) this.resolve(l, pass.dirtyGroups);
-    for (const g of pass.dirtyGroups) this.refold(g);
+    for (const g of pass.dirtyGroups) {
+      g.dirty = false;
+      this.refold(g);
+    }
 
     const next: DatapathState = { ...this.current };
     delete next.policyDelta;
-    if (pass.dirtyGroups.size > 0) {
+    if (pass.dirtyGroups.length > 0) {
       const snap = this.entries.snapshot();
       next.policy = snap.entries;
       next.policyDelta = { base: new WeakRef(this.current), added: snap.added, removed: snap.removed };
     }
     if (pass.dirty.size > 0 || removals.size > 0 || change.workloads) next.defaults = this.collectDefaults();
+    delete next.ipcacheDelta;
     if (change.workloads || pass.changedPrefixes.length > 0) next.ipcache = buildIpcache(this.addresses, this.cidrs);
+    if (!change.workloads && pass.changedPrefixes.length > 0) {
+      // the addresses stayed: only CIDR entries came or went (those equal to an address are not in the ipcache)
+      const listed = (e: IpcacheEntry): boolean => !this.addressCidrs.has(e.cidr);
+      next.ipcacheDelta = { base: new WeakRef(this.current), added: pass.ipcacheAdded.filter(listed), removed: pass.ipcacheRemoved.filter(listed) };
+    }
     if (change.workloads) next.cgroups = this.workloads.map((w, i): CgroupEntry => ({ cgroupId: w.cgroupId, identity: this.workloadIds[i]! }));
     this.current = next;
     return next;
@@ -171,6 +193,7 @@ export class PolicyCompiler {
     for (const i of this.idents.all()) if (!before.delete(i.id)) pass.changedIdentities.push(i);
     pass.changedIdentities.push(...before.values());
     this.addresses = addressEntries(this.opts.hostIps ?? [], workloads.map((w, i) => ({ ips: w.ips, identity: ids[i]! })));
+    this.addressCidrs = new Set(this.addresses.map((a) => a.cidr));
   }
 
   private unload(key: string, pass: Pass): void {
@@ -180,7 +203,10 @@ export class PolicyCompiler {
     this.setDefaults(l, new Map());
     for (const c of l.unit.cidrs.keys()) {
       const gone = this.cidrs.release(c);
-      if (gone) pass.changedPrefixes.push(gone);
+      if (gone) {
+        pass.changedPrefixes.push(gone.prefix);
+        pass.ipcacheRemoved.push(gone.entry);
+      }
     }
     this.unindex(l);
     this.releaseMarks(l.unit);
@@ -188,7 +214,15 @@ export class PolicyCompiler {
   }
 
   private load(unit: PolicyUnit, pass: Pass): void {
-    for (const [c, prefix] of unit.cidrs) if (this.cidrs.acquire(c, prefix).added) pass.changedPrefixes.push(prefix);
+    // forEach: a for-of over entries makes a [key, value] array per entry
+    unit.cidrs.forEach((u, c) => {
+      const got = this.cidrs.acquire(c, u.prefix);
+      u.id = got.id;
+      if (got.added) {
+        pass.changedPrefixes.push(u.prefix);
+        pass.ipcacheAdded.push(got.entry);
+      }
+    });
     const l: Loaded = { unit, locals: [], footprint: new Map(), defaults: new Map() };
     this.loaded.set(unit.key, l);
     this.index(l);
@@ -319,12 +353,17 @@ export class PolicyCompiler {
 
   private resolvePeers(peers: readonly PeerSpec[] | null): number[] {
     if (peers === null) return [ID.ANY];
+    // one address, the common rule of a large policy set: only its own identity is inside; a literal
+    // array holds one slot where pushing onto [] makes seventeen
+    const p0 = peers[0];
+    if (peers.length === 1 && p0!.kind === 'cidr' && p0.prefix.bits === 128 && p0.except.length === 0) return [p0.ref.id];
     const out: number[] = [];
     for (const p of peers) {
       if (p.kind === 'selector') {
         for (const i of this.idents.all()) if (matches(p.selector, i.selectorLabels)) out.push(i.id);
       } else if (p.kind === 'cidr') {
-        this.cidrs.inside(p.prefix, p.except, out);
+        if (p.prefix.bits === 128 && p.except.length === 0) out.push(p.ref.id);
+        else this.cidrs.inside(p.prefix, p.except, out);
       } else if (p.entity === 'all') out.push(ID.ANY);
       else if (p.entity === 'host') out.push(ID.HOST);
       else if (p.entity === 'cluster') {
@@ -338,7 +377,7 @@ export class PolicyCompiler {
     return peers.length > 1 ? [...new Set(out)] : out;
   }
 
-  private resolve(l: Loaded, dirtyGroups: Set<Group>): void {
+  private resolve(l: Loaded, dirtyGroups: Group[]): void {
     const fp = new Map<Group, Atom[]>();
     const defaults = new Map<number, number>();
     const enforce = l.unit.policy.mode === 'enforce';
@@ -374,18 +413,24 @@ export class PolicyCompiler {
     return g;
   }
 
-  private setFootprint(l: Loaded, next: Map<Group, Atom[]>, dirtyGroups: Set<Group>): void {
+  private setFootprint(l: Loaded, next: Map<Group, Atom[]>, dirtyGroups: Group[]): void {
     const key = l.unit.key;
-    for (const [g, atoms] of l.footprint) {
+    const dirty = (g: Group): void => {
+      if (g.dirty) return;
+      g.dirty = true;
+      dirtyGroups.push(g);
+    };
+    l.footprint.forEach((atoms, g) => {
       if (!next.has(g)) {
         g.delete(key);
-        dirtyGroups.add(g);
-      } else if (!sameAtoms(atoms, next.get(g)!)) dirtyGroups.add(g);
-    }
-    for (const [g, atoms] of next) {
-      if (!l.footprint.has(g)) dirtyGroups.add(g);
+        dirty(g);
+      } else if (!sameAtoms(atoms, next.get(g)!)) dirty(g);
+    });
+    const first = l.footprint.size === 0;
+    next.forEach((atoms, g) => {
+      if (first || !l.footprint.has(g)) dirty(g);
       g.set(key, atoms);
-    }
+    });
     l.footprint = next;
   }
 
@@ -396,8 +441,8 @@ export class PolicyCompiler {
       for (let b = 0; b < 4; b++) if (bits & (1 << b)) c[b]! += by;
       if (c.every((n) => n === 0)) this.defaultCounts.delete(local);
     };
-    for (const [local, bits] of l.defaults) bump(local, bits, -1);
-    for (const [local, bits] of next) bump(local, bits, 1);
+    l.defaults.forEach((bits, local) => bump(local, bits, -1));
+    next.forEach((bits, local) => bump(local, bits, 1));
     l.defaults = next;
   }
 

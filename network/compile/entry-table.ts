@@ -6,13 +6,14 @@ export class EntryTable {
   private readonly flat: PolicyEntry[] = [];
   /** Built at the first removal: a bulk load only appends and never pays for it. */
   private index: Map<PolicyEntry, number> | null = null;
-  /** Entries added and removed since the last snapshot (an entry added then removed is in neither). */
-  private added = new Set<PolicyEntry>();
+  /** Entries added and removed since the last snapshot. Lists, not sets: the compiler replaces a
+   *  group's entries at most once between snapshots, so no entry is both added and removed. */
+  private added: PolicyEntry[] = [];
   private removed: PolicyEntry[] = [];
 
   replace(old: readonly PolicyEntry[], next: readonly PolicyEntry[]): void {
-    for (const e of old) if (!this.added.delete(e)) this.removed.push(e);
-    for (const e of next) this.added.add(e);
+    for (const e of old) this.removed.push(e);
+    for (const e of next) this.added.push(e);
     if (old.length === 0 && this.index === null) {
       for (const e of next) this.flat.push(e);
       return;
@@ -39,8 +40,8 @@ export class EntryTable {
 
   /** A copy (states handed out never change afterwards) and what changed since the last one. */
   snapshot(): { entries: PolicyEntry[]; added: PolicyEntry[]; removed: PolicyEntry[] } {
-    const out = { entries: this.flat.slice(), added: [...this.added], removed: this.removed };
-    this.added = new Set();
+    const out = { entries: this.flat.slice(), added: this.added, removed: this.removed };
+    this.added = [];
     this.removed = [];
     return out;
   }

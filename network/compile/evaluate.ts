@@ -105,7 +105,8 @@ export class StateEvaluator {
     if (enf.deny) return { ...base, verdict: 'DROPPED', ruleId: enf.rule, reason: enf.byDefault ? 'default-deny' : 'denied' };
     if (all.deny) return { ...base, verdict: 'AUDIT', ruleId: all.rule, reason: all.byDefault ? 'default-deny' : 'denied' };
     const allowed = !all.byDefault || !enf.byDefault;
-    return { ...base, verdict: 'FORWARDED', ruleId: all.byDefault ? enf.rule : all.rule, reason: allowed ? 'allowed' : 'no-policy' };
+    // as np_evaluate: the enforce half's rule, else the all half's
+    return { ...base, verdict: 'FORWARDED', ruleId: enf.rule || all.rule, reason: allowed ? 'allowed' : 'no-policy' };
   }
 
   /** A packet from src to dst: egress at the sender, then ingress at the receiver, each if it is a workload. */

@@ -31,8 +31,9 @@ export class RuleIds {
   /** The id of the rule at (policy, path): the previous one if the content is unchanged, else a new one. */
   id(policy: NetPolicy, subject: Selector, rule: NetRule, key = policyKey(policy)): number {
     let places = this.byPlace.get(key);
+    let prev: Known | undefined;
     if (!places) this.byPlace.set(key, (places = new Map()));
-    const prev = places.get(rule.path);
+    else prev = places.get(rule.path);
     const id = prev && sameRule(prev, policy, subject, rule) ? prev.id : this.next++;
     // The file and line may move without the rule changing: keep the latest version.
     const known: Known = { id, policy, subject, rule };

@@ -1,6 +1,6 @@
 // A policy's compiled form that does not depend on which workloads or CIDRs exist: per subject, its
 // rules as atoms (rule id, mode, marks, L4 keys) with the peers still to resolve. Built once per add.
-import { contains, parsePrefix, type Prefix } from '../identity/cidr.js';
+import { canonicalV4Prefix, contains, memoPrefix, parsePrefix, type Prefix } from '../identity/cidr.js';
 import type { Entity, NetPolicy, NetRule, Peer, PolicySubject, Selector } from '../policy/types.js';
 import { policyKey } from '../policy/types.js';
 import type { Atom } from './fold.js';
@@ -10,8 +10,15 @@ import type { RuleIds } from './rule-ids.js';
 /** A peer with its prefixes parsed once, for the resolver. */
 export type PeerSpec =
   | { kind: 'selector'; selector: Selector }
-  | { kind: 'cidr'; cidr: string; prefix: Prefix; except: Prefix[] }
+  | { kind: 'cidr'; cidr: string; prefix: Prefix; except: Prefix[]; ref: UnitCidr }
   | { kind: 'entity'; entity: Entity };
+
+/** A prefix the unit names, and its CIDR identity while the unit is loaded (set by the compiler's load:
+ *  the unit holds a reference, so the id cannot change meanwhile). */
+export interface UnitCidr {
+  prefix: Prefix;
+  id: number;
+}
 
 export interface RuleAtom extends Atom {
   dir: 0 | 1;
@@ -30,7 +37,7 @@ export interface PolicyUnit {
   policy: NetPolicy;
   subjects: SubjectUnit[];
   /** Every prefix the rules name (CIDRs and excepts), canonical, once each, with its parsed form. */
-  cidrs: Map<string, Prefix>;
+  cidrs: Map<string, UnitCidr>;
   /** The CIDR peers (not excepts): the unit re-resolves when a prefix inside one comes or goes. */
   cidrPeers: Prefix[];
   /** A rule names the world entity: every CIDR identity is its peer. */
@@ -68,21 +75,23 @@ export function buildUnit(
   known: (cidr: string) => Prefix | undefined = () => undefined,
 ): PolicyUnit {
   const key = policyKey(policy);
-  const cidrs = new Map<string, Prefix>();
+  const cidrs = new Map<string, UnitCidr>();
   const cidrPeers: Prefix[] = [];
   const binaries: string[][] = [];
   const ids: number[] = [];
   let usesWorld = false;
   let usesCluster = false;
-  const prefix = (cidr: string): Prefix => {
-    let p = cidrs.get(cidr);
-    if (!p) {
-      p = known(cidr) ?? (parsePrefix(cidr) as Prefix);
-      cidrs.set(cidr, p);
-      if (!p.v4 && contains(p, V4_MAPPED_SPACE)) cidrs.set(V4_GUARD, parsePrefix(V4_GUARD) as Prefix);
+  const named = (cidr: string): UnitCidr => {
+    let u = cidrs.get(cidr);
+    if (!u) {
+      // IPv4 parses faster than a lookup among tens of thousands; the parser's memo has the others
+      const p = canonicalV4Prefix(cidr) ?? memoPrefix(cidr) ?? known(cidr) ?? (parsePrefix(cidr) as Prefix);
+      cidrs.set(cidr, (u = { prefix: p, id: 0 }));
+      if (!p.v4 && contains(p, V4_MAPPED_SPACE)) cidrs.set(V4_GUARD, { prefix: parsePrefix(V4_GUARD) as Prefix, id: 0 });
     }
-    return p;
+    return u;
   };
+  const prefix = (cidr: string): Prefix => named(cidr).prefix;
   const spec = (p: Peer): PeerSpec => {
     if (p.kind === 'selector') return p;
     if (p.kind === 'entity') {
@@ -90,9 +99,9 @@ export function buildUnit(
       if (p.entity === 'cluster') usesCluster = true;
       return p;
     }
-    const outer = prefix(p.cidr.cidr);
-    cidrPeers.push(outer);
-    return { kind: 'cidr', cidr: p.cidr.cidr, prefix: outer, except: p.cidr.except.length === 0 ? NO_EXCEPT : p.cidr.except.map(prefix) };
+    const ref = named(p.cidr.cidr);
+    cidrPeers.push(ref.prefix);
+    return { kind: 'cidr', cidr: p.cidr.cidr, prefix: ref.prefix, except: p.cidr.except.length === 0 ? NO_EXCEPT : p.cidr.except.map(prefix), ref };
   };
   try {
     const subjects = policy.subjects.map((subject): SubjectUnit => {

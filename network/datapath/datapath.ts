@@ -22,7 +22,7 @@ export interface DatapathOptions {
   /** The process object's maps: records go to the agent's ring, marks are the ones it keeps. Without
    *  them the datapath creates its own ring buffer (drain it with drain()) and marks map. */
   shared?: SharedNetMaps;
-  /** Entries per direction in pal_np_ingress / pal_np_egress (default 65536). */
+  /** Entries per direction in pal_np_ingress / pal_np_egress, and in each one's exact map (default 65536). */
   maxPolicyEntries?: number;
   maxIpcache?: number;
   maxCgroups?: number;
@@ -61,8 +61,11 @@ export class NetworkDatapath {
     this.#ring = ring;
     this.maps = {
       ingress: obj.map('pal_np_ingress'),
+      ingressExact: obj.map('pal_np_in_exact'),
       egress: obj.map('pal_np_egress'),
+      egressExact: obj.map('pal_np_eg_exact'),
       ipcache: obj.map('pal_np_ipcache'),
+      ipcacheExact: obj.map('pal_np_ip_exact'),
       cgroups: obj.map('pal_np_cgroups'),
       idents: obj.map('pal_np_idents'),
     };
@@ -84,9 +87,9 @@ export class NetworkDatapath {
       obj.setConst('np_flows_all', u32(opts.flowsAll ? 1 : 0));
       obj.setConst('np_dns', u32(opts.dns === false ? 0 : 1));
       const pe = opts.maxPolicyEntries ?? 65536;
-      obj.setMapMaxEntries('pal_np_ingress', pe);
-      obj.setMapMaxEntries('pal_np_egress', pe);
-      obj.setMapMaxEntries('pal_np_ipcache', opts.maxIpcache ?? 65536);
+      // an exact entry lives in the hash map, any other in the trie: each may need room for all
+      for (const m of ['pal_np_ingress', 'pal_np_in_exact', 'pal_np_egress', 'pal_np_eg_exact']) obj.setMapMaxEntries(m, pe);
+      for (const m of ['pal_np_ipcache', 'pal_np_ip_exact']) obj.setMapMaxEntries(m, opts.maxIpcache ?? 65536);
       obj.setMapMaxEntries('pal_np_cgroups', opts.maxCgroups ?? 16384);
       obj.setMapMaxEntries('pal_np_idents', opts.maxCgroups ?? 16384);
       obj.setMapMaxEntries('pal_np_udp', opts.maxUdpFlows ?? 65536);

@@ -52,44 +52,59 @@ const VERDICTS: Record<number, Verdict> = { 1: 'FORWARDED', 2: 'DROPPED', 3: 'AU
 
 // ---- map keys and values --------------------------------------------------------------------------
 
-/** Writes the LPM key of pal_np_ingress / pal_np_egress for one PolicyEntry at b[at] (zeroed). */
-export function writePolicyKey(b: Buffer, at: number, e: Pick<PolicyEntry, 'localId' | 'peerId' | 'proto' | 'port' | 'portBits'>): void {
-  let prefix = 64;
-  b.writeUInt32BE(e.localId >>> 0, at + NP_KEY.local_id);
-  b.writeUInt32BE(e.peerId >>> 0, at + NP_KEY.peer_id);
+type PolicyKeyFields = Pick<PolicyEntry, 'localId' | 'peerId' | 'proto' | 'port' | 'portBits'>;
+
+/** The key's prefix length: 64 (L3), 72 + 8 (proto + pad) + portBits; 96 is an exact key. */
+export const policyPrefixLen = (e: PolicyKeyFields): number => (e.proto === null ? 64 : 80 + e.portBits);
+
+/** A DataView over a Buffer's bytes (the encoders write tens of thousands of entries: DataView stores
+ *  compile to plain memory writes, Buffer's write methods check every argument). */
+const views = new WeakMap<Buffer, DataView>();
+function view(b: Buffer): DataView {
+  let v = views.get(b);
+  if (!v) views.set(b, (v = new DataView(b.buffer, b.byteOffset, b.byteLength)));
+  return v;
+}
+
+/** Writes the key of pal_np_ingress / pal_np_egress (or of their exact maps, prefixlen 96) for one
+ *  PolicyEntry at b[at] (zeroed). */
+export function writePolicyKey(b: Buffer, at: number, e: PolicyKeyFields, v: DataView = view(b)): void {
+  if (at < 0 || at + NP_KEY.$size > b.length) throw new RangeError(`policy key at ${at} is outside the buffer`);
+  v.setUint32(at + NP_KEY.local_id, e.localId >>> 0);
+  v.setUint32(at + NP_KEY.peer_id, e.peerId >>> 0);
   if (e.proto !== null) {
     if (!Number.isInteger(e.portBits) || e.portBits < 0 || e.portBits > 16)
       throw new RangeError(`policy entry: portBits ${e.portBits} is not 0..16`);
     if (!Number.isInteger(e.port) || e.port < 0 || e.port > 0xffff)
       throw new RangeError(`policy entry: port ${e.port} is not 0..65535`);
-    b[at + NP_KEY.proto] = e.proto;
+    v.setUint8(at + NP_KEY.proto, e.proto);
     // mask off the bits below the prefix so that equal entries encode the same
     const mask = e.portBits === 0 ? 0 : (0xffff << (16 - e.portBits)) & 0xffff;
-    b.writeUInt16BE(e.port & mask, at + NP_KEY.port);
-    prefix = 80 + e.portBits;
+    v.setUint16(at + NP_KEY.port, e.port & mask);
   }
-  b.writeUInt32LE(prefix, at + NP_KEY.prefixlen);
+  v.setUint32(at + NP_KEY.prefixlen, policyPrefixLen(e), true);
 }
 
-export function encodePolicyKey(e: Pick<PolicyEntry, 'localId' | 'peerId' | 'proto' | 'port' | 'portBits'>): Buffer {
+export function encodePolicyKey(e: PolicyKeyFields): Buffer {
   const b = Buffer.alloc(NP_KEY.$size);
   writePolicyKey(b, 0, e);
   return b;
 }
 
-function writeHalf(b: Buffer, at: number, h: VerdictHalf): void {
-  if (h.allowMarks !== 0n) b.writeBigUInt64LE(BigInt.asUintN(64, h.allowMarks), at + NP_HALF.allow_marks);
-  if (h.denyMarks !== 0n) b.writeBigUInt64LE(BigInt.asUintN(64, h.denyMarks), at + NP_HALF.deny_marks);
-  b.writeUInt32LE(h.allowRule >>> 0, at + NP_HALF.allow_rule);
-  b.writeUInt32LE(h.denyRule >>> 0, at + NP_HALF.deny_rule);
-  b[at + NP_HALF.allow] = h.allow ? 1 : 0;
-  b[at + NP_HALF.deny] = h.deny ? 1 : 0;
+function writeHalf(v: DataView, at: number, h: VerdictHalf): void {
+  if (h.allowMarks !== 0n) v.setBigUint64(at + NP_HALF.allow_marks, BigInt.asUintN(64, h.allowMarks), true);
+  if (h.denyMarks !== 0n) v.setBigUint64(at + NP_HALF.deny_marks, BigInt.asUintN(64, h.denyMarks), true);
+  v.setUint32(at + NP_HALF.allow_rule, h.allowRule >>> 0, true);
+  v.setUint32(at + NP_HALF.deny_rule, h.denyRule >>> 0, true);
+  v.setUint8(at + NP_HALF.allow, h.allow ? 1 : 0);
+  v.setUint8(at + NP_HALF.deny, h.deny ? 1 : 0);
 }
 
 /** Writes a pal_np_value at b[at] (zeroed). */
-export function writePolicyValue(b: Buffer, at: number, e: Pick<PolicyEntry, 'enf' | 'all'>): void {
-  writeHalf(b, at + NP_VALUE.enf, e.enf);
-  writeHalf(b, at + NP_VALUE.all, e.all);
+export function writePolicyValue(b: Buffer, at: number, e: Pick<PolicyEntry, 'enf' | 'all'>, v: DataView = view(b)): void {
+  if (at < 0 || at + NP_VALUE.$size > b.length) throw new RangeError(`policy value at ${at} is outside the buffer`);
+  writeHalf(v, at + NP_VALUE.enf, e.enf);
+  writeHalf(v, at + NP_VALUE.all, e.all);
 }
 
 export function encodePolicyValue(e: Pick<PolicyEntry, 'enf' | 'all'>): Buffer {
@@ -140,20 +155,71 @@ export function addrBytes(ip: string): Buffer {
   return b;
 }
 
-/** Writes the LPM key of pal_np_ipcache for a canonical CIDR ("10.0.0.0/8", "fd00::/64", or a bare
- *  address) at b[at] (zeroed). */
+/** The key's prefix length for a canonical CIDR or a bare address: IPv4 96 + bits; 128 is exact. */
+export function ipcachePrefixLen(cidr: string): number {
+  const slash = cidr.indexOf('/');
+  const v4 = cidr.indexOf(':') < 0;
+  if (slash < 0) return 128;
+  const bits = digits(cidr, slash + 1);
+  return bits < 0 ? -1 : v4 ? 96 + bits : bits;
+}
+
+/** The decimal number in s[from..] (at most 3 digits), or -1. Number(s.slice()) costs ten times as much. */
+function digits(s: string, from: number): number {
+  let n = 0;
+  if (from >= s.length || s.length - from > 3) return -1;
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** The dotted quad in ip[0..end) as a number, or -1: the ipcache's common case, without a regex,
+ *  a slice or a Buffer. */
+function v4Number(ip: string, end: number): number {
+  let n = 0;
+  let octet = 0;
+  let count = 0;
+  let dots = 0;
+  for (let i = 0; i < end; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (count === 0 || ++dots > 3) return -1;
+      n = n * 256 + octet;
+      octet = 0;
+      count = 0;
+    } else if (c >= 48 && c <= 57 && count < 3) {
+      octet = octet * 10 + (c - 48);
+      count++;
+      if (octet > 255) return -1;
+    } else return -1;
+  }
+  return dots === 3 && count > 0 ? n * 256 + octet : -1;
+}
+
+/** Writes the key of pal_np_ipcache (or pal_np_ip_exact, prefixlen 128) for a canonical CIDR
+ *  ("10.0.0.0/8", "fd00::/64", or a bare address) at b[at] (zeroed). */
 export function writeIpcacheKey(b: Buffer, at: number, cidr: string): void {
   const slash = cidr.indexOf('/');
-  const ip = slash < 0 ? cidr : cidr.slice(0, slash);
-  const v4 = !ip.includes(':');
-  const bits = slash < 0 ? (v4 ? 32 : 128) : Number(cidr.slice(slash + 1));
-  if (!Number.isInteger(bits) || bits < 0 || bits > (v4 ? 32 : 128)) throw new RangeError(`bad prefix length in '${cidr}'`);
-  const a = addrBytes(ip);
+  const end = slash < 0 ? cidr.length : slash;
+  const v4 = cidr.indexOf(':') < 0;
+  const bits = slash < 0 ? (v4 ? 32 : 128) : digits(cidr, slash + 1);
+  if (bits < 0 || bits > (v4 ? 32 : 128)) throw new RangeError(`bad prefix length in '${cidr}'`);
   const prefix = v4 ? 96 + bits : bits;
-  // zero the host bits so that equal CIDRs encode the same
-  for (let i = 0; i < 16; i++) {
-    const keep = Math.max(0, Math.min(8, prefix - i * 8));
-    b[at + NP_IP_KEY.addr + i] = a[i]! & ((0xff << (8 - keep)) & 0xff);
+  const n = v4 ? v4Number(cidr, end) : -1;
+  if (n >= 0) {
+    b[at + NP_IP_KEY.addr + 10] = 0xff;
+    b[at + NP_IP_KEY.addr + 11] = 0xff;
+    // zero the host bits so that equal CIDRs encode the same
+    b.writeUInt32BE(bits === 0 ? 0 : (n & (0xffffffff << (32 - bits))) >>> 0, at + NP_IP_KEY.addr + 12);
+  } else {
+    const a = addrBytes(cidr.slice(0, end));
+    for (let i = 0; i < 16; i++) {
+      const keep = Math.max(0, Math.min(8, prefix - i * 8));
+      b[at + NP_IP_KEY.addr + i] = a[i]! & ((0xff << (8 - keep)) & 0xff);
+    }
   }
   b.writeUInt32LE(prefix, at + NP_IP_KEY.prefixlen);
 }

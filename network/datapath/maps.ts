@@ -2,13 +2,20 @@
 // in an order where no connection gets a verdict that neither state would give.
 import type { BpfMap } from '../../native/index.js';
 import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, PolicyEntry, PolicyMaps } from '../model.js';
-import { writeIdent, NP_IDENT, NP_IP_KEY, NP_KEY, NP_VALUE, writeIpcacheKey, writePolicyKey, writePolicyValue } from './layout.js';
+import {
+  ipcachePrefixLen, NP_IDENT, NP_IP_KEY, NP_KEY, NP_VALUE, policyPrefixLen, writeIdent, writeIpcacheKey, writePolicyKey,
+  writePolicyValue,
+} from './layout.js';
+import { PackedKeyIndex } from './key-index.js';
 
-/** The five maps of netpol.h, by role. */
+/** The maps of netpol.h, by role. The *Exact hash maps hold the full-length keys of the trie beside them. */
 export interface NetpolMaps {
   ingress: BpfMap;
+  ingressExact: BpfMap;
   egress: BpfMap;
+  egressExact: BpfMap;
   ipcache: BpfMap;
+  ipcacheExact: BpfMap;
   cgroups: BpfMap;
   idents: BpfMap;
 }
@@ -23,96 +30,214 @@ export interface ApplyStats {
   ms: number;
 }
 
+/**
+ * Upsert order; deletes go in the reverse order. An exact map comes before its trie: its keys are the
+ * most specific ones (upserts most specific first, deletes least specific first, across both).
+ */
+const ROLES: readonly MapRole[] = ['ingressExact', 'ingress', 'egressExact', 'egress', 'idents', 'ipcacheExact', 'ipcache', 'cgroups'];
+
 const SIZES: Record<MapRole, [number, number]> = {
   ingress: [NP_KEY.$size, NP_VALUE.$size],
+  ingressExact: [NP_KEY.$size, NP_VALUE.$size],
   egress: [NP_KEY.$size, NP_VALUE.$size],
+  egressExact: [NP_KEY.$size, NP_VALUE.$size],
   idents: [4, NP_IDENT.$size],
   ipcache: [NP_IP_KEY.$size, 4],
+  ipcacheExact: [NP_IP_KEY.$size, 4],
   cgroups: [8, 4],
 };
 
-interface Diff {
-  upserts: { key: Buffer; value: Buffer; spec: number; old: Buffer | null }[];
-  deletes: { key: Buffer; spec: number; old: Buffer }[];
+/** How one kind of state record maps to a map, its key's specificity, and its bytes. */
+interface Codec<T> {
+  role(e: T): MapRole;
+  /** LPM prefix length (larger: more specific); 0 in hash maps. */
+  spec(e: T): number;
+  write(e: T, keys: Buffer, keyAt: number, values: Buffer, valueAt: number): void;
 }
 
-/** LPM maps: the prefix length leads the key; hash maps: all keys are equally specific. */
-const specOf = (role: MapRole, key: Buffer): number =>
-  role === 'ingress' || role === 'egress' || role === 'ipcache' ? key.readUInt32LE(0) : 0;
+const POLICY_EXACT = 96;
+const IP_EXACT = 128;
 
-/** One entry's key and value bytes in the map of its role. */
-interface Encoded {
-  role: MapRole;
-  key: Buffer;
-  value: Buffer;
-}
-
-function encodeEntry(role: MapRole, write: (b: Buffer, keyAt: number, valueAt: number) => void): Encoded {
-  const [ks, vs] = SIZES[role];
-  const b = Buffer.alloc(ks + vs);
-  write(b, 0, ks);
-  return { role, key: b.subarray(0, ks), value: b.subarray(ks) };
-}
-
-const ENCODERS = {
-  policy: (e: PolicyEntry): Encoded => encodeEntry(e.dir, (b, k, v) => (writePolicyKey(b, k, e), writePolicyValue(b, v, e))),
-  defaults: (d: IdentityDefaults): Encoded => encodeEntry('idents', (b, k, v) => (b.writeUInt32LE(d.localId >>> 0, k), writeIdent(b, v, d))),
-  ipcache: (i: IpcacheEntry): Encoded => encodeEntry('ipcache', (b, k, v) => (writeIpcacheKey(b, k, i.cidr), b.writeUInt32LE(i.identity >>> 0, v))),
-  cgroups: (c: CgroupEntry): Encoded => encodeEntry('cgroups', (b, k, v) => (b.writeBigUInt64LE(c.cgroupId, k), b.writeUInt32LE(c.identity >>> 0, v))),
+const CODECS = {
+  policy: {
+    role: (e: PolicyEntry): MapRole =>
+      policyPrefixLen(e) === POLICY_EXACT ? (e.dir === 'ingress' ? 'ingressExact' : 'egressExact') : e.dir,
+    spec: policyPrefixLen,
+    write: (e: PolicyEntry, kb: Buffer, k: number, vb: Buffer, v: number): void => {
+      writePolicyKey(kb, k, e);
+      writePolicyValue(vb, v, e);
+    },
+  } satisfies Codec<PolicyEntry>,
+  defaults: {
+    role: (): MapRole => 'idents',
+    spec: (): number => 0,
+    write: (d: IdentityDefaults, kb: Buffer, k: number, vb: Buffer, v: number): void => {
+      kb.writeUInt32LE(d.localId >>> 0, k);
+      writeIdent(vb, v, d);
+    },
+  } satisfies Codec<IdentityDefaults>,
+  ipcache: {
+    role: (i: IpcacheEntry): MapRole => (ipcachePrefixLen(i.cidr) === IP_EXACT ? 'ipcacheExact' : 'ipcache'),
+    spec: (i: IpcacheEntry): number => ipcachePrefixLen(i.cidr),
+    write: (i: IpcacheEntry, kb: Buffer, k: number, vb: Buffer, v: number): void => {
+      writeIpcacheKey(kb, k, i.cidr);
+      vb.writeUInt32LE(i.identity >>> 0, v);
+    },
+  } satisfies Codec<IpcacheEntry>,
+  cgroups: {
+    role: (): MapRole => 'cgroups',
+    spec: (): number => 0,
+    write: (c: CgroupEntry, kb: Buffer, k: number, vb: Buffer, v: number): void => {
+      kb.writeBigUInt64LE(c.cgroupId, k);
+      vb.writeUInt32LE(c.identity >>> 0, v);
+    },
+  } satisfies Codec<CgroupEntry>,
 };
+
+/**
+ * What one map gets: `count` upserts packed in `keys` / `values` (in write order: most specific
+ * first), each with the value it replaces (`old`, null for a new key), and deletes (least specific first).
+ */
+export class MapWrites {
+  count = 0;
+  keys: Buffer = EMPTY;
+  values: Buffer = EMPTY;
+  /** null: every upsert is a new key. */
+  old: Array<Buffer | null> | null = null;
+  readonly deletes: { key: Buffer; spec: number; old: Buffer }[] = [];
+  constructor(readonly ks: number, readonly vs: number) {}
+
+  key(i: number): Buffer {
+    return this.keys.subarray(i * this.ks, (i + 1) * this.ks);
+  }
+
+  value(i: number): Buffer {
+    return this.values.subarray(i * this.vs, (i + 1) * this.vs);
+  }
+
+  oldValue(i: number): Buffer | null {
+    return this.old?.[i] ?? null;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+const SPECS = 130; // prefix lengths 0..128, and one to spare
+
+/**
+ * Indices of `items` by role (in ROLES order), each role's run ordered most specific first: a
+ * counting sort over (role, prefix length), with each item's role and spec computed once.
+ */
+function order<T>(items: readonly T[], codec: Codec<T>): { sorted: Int32Array; start: Int32Array } {
+  const bucket = new Uint16Array(items.length);
+  const counts = new Int32Array(ROLES.length * SPECS + 1);
+  for (let i = 0; i < items.length; i++) {
+    const e = items[i]!;
+    const spec = codec.spec(e);
+    if (!(spec >= 0 && spec < SPECS)) throw new RangeError(`datapath state: a key of prefix length ${spec}`);
+    const b = ROLE_INDEX[codec.role(e)] * SPECS + (SPECS - 1 - spec);
+    bucket[i] = b;
+    counts[b + 1]!++;
+  }
+  for (let b = 1; b < counts.length; b++) counts[b]! += counts[b - 1]!;
+  const start = new Int32Array(ROLES.length + 1);
+  for (let r = 0; r <= ROLES.length; r++) start[r] = counts[r * SPECS]!;
+  const sorted = new Int32Array(items.length);
+  for (let i = 0; i < items.length; i++) sorted[counts[bucket[i]!]!++] = i;
+  return { sorted, start };
+}
+
+const ROLE_INDEX = Object.fromEntries(ROLES.map((r, i) => [r, i])) as Record<MapRole, number>;
 
 /**
  * The difference between two states, by object identity: the compiler never modifies a state it
  * returned and keeps unchanged entries as the same objects, so only the entries that differ are
- * encoded (a change among 50,000 entries costs a few Set lookups per entry, not an encoding of all).
- * An entry replaced by another with the same key becomes one upsert; equal bytes, none.
+ * encoded. Upserts are encoded straight into one key and one value buffer per map. An entry replaced
+ * by another with the same key becomes one upsert; equal bytes, none.
  */
-export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, Diff> {
-  const diffs = new Map<MapRole, Diff>(ROLES.map((r) => [r, { upserts: [], deletes: [] }]));
+export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, MapWrites> {
+  const diffs = new Map<MapRole, MapWrites>(ROLES.map((r) => [r, new MapWrites(...SIZES[r])]));
   // a: entries before, b: after; entries in both are unchanged (only the changed ones are passed when
   // the compiler gave a delta: then the two lists are disjoint)
-  const part = <T extends object>(a: readonly T[], b: readonly T[], encode: (e: T) => Encoded): void => {
+  const part = <T extends object>(a: readonly T[], b: readonly T[], codec: Codec<T>, disjoint: boolean): void => {
     if (a === b) return;
-    const before = new Set(a);
-    const after = new Set(b);
-    const ups = new Map<string, Diff['upserts'][number]>();
-    for (const e of b) {
-      if (before.has(e)) continue;
-      const x = encode(e);
-      const id = x.role + x.key.toString('latin1');
-      const prev = ups.get(id);
-      if (prev && !prev.value.equals(x.value)) throw new Error(`datapath state: two different values for one ${x.role} key`);
-      if (prev) continue;
-      const u = { key: x.key, value: x.value, spec: specOf(x.role, x.key), old: null as Buffer | null };
-      ups.set(id, u);
-      diffs.get(x.role)!.upserts.push(u);
+    let added = b;
+    let removed = a;
+    if (!disjoint && a.length > 0 && b.length > 0) {
+      const before = new Set(a);
+      const after = new Set(b);
+      added = b.filter((e) => !before.has(e));
+      removed = a.filter((e) => !after.has(e));
     }
-    for (const e of a) {
-      if (after.has(e)) continue;
-      const x = encode(e);
-      const u = ups.get(x.role + x.key.toString('latin1'));
-      if (u) u.old = x.value; // replaced: the upsert overwrites it, undo restores it
-      else diffs.get(x.role)!.deletes.push({ key: x.key, spec: specOf(x.role, x.key), old: x.value });
+    // upserts, packed in write order
+    const indexes = new Map<MapRole, PackedKeyIndex>();
+    const { sorted, start } = order(added, codec);
+    for (let ri = 0; ri < ROLES.length; ri++) {
+      const n = start[ri + 1]! - start[ri]!;
+      if (n === 0) continue;
+      const r = ROLES[ri]!;
+      const w = diffs.get(r)!;
+      w.count = n;
+      w.keys = Buffer.alloc(n * w.ks);
+      w.values = Buffer.alloc(n * w.vs);
+      for (let i = 0, at = start[ri]!; i < n; i++, at++) codec.write(added[sorted[at]!]!, w.keys, i * w.ks, w.values, i * w.vs);
+      // one write per key: a second one would silently win in the kernel
+      const index = new PackedKeyIndex(w.keys, w.ks, n);
+      for (let i = 0; i < n; i++) {
+        const dup = index.add(i);
+        if (dup >= 0) throw new Error(`datapath state: two ${w.value(dup).equals(w.value(i)) ? 'entries' : 'different values'} for one ${r} key`);
+      }
+      indexes.set(r, index);
+    }
+    // deletes, unless an upsert replaces the key
+    const scratch = Buffer.alloc(NP_KEY.$size + NP_VALUE.$size);
+    for (const e of removed) {
+      const r = codec.role(e);
+      const w = diffs.get(r)!;
+      scratch.fill(0);
+      codec.write(e, scratch, 0, scratch, w.ks);
+      const hit = indexes.get(r)?.find(scratch) ?? -1;
+      const old = Buffer.from(scratch.subarray(w.ks, w.ks + w.vs));
+      if (hit >= 0) (w.old ??= new Array<Buffer | null>(w.count).fill(null))[hit] = old;
+      else w.deletes.push({ key: Buffer.from(scratch.subarray(0, w.ks)), spec: codec.spec(e), old });
     }
   };
   const delta = to.policyDelta;
-  if (delta && delta.base.deref() === from) part(delta.removed, delta.added, ENCODERS.policy);
-  else part(from.policy, to.policy, ENCODERS.policy);
-  part(from.defaults, to.defaults, ENCODERS.defaults);
-  part(from.ipcache, to.ipcache, ENCODERS.ipcache);
-  part(from.cgroups, to.cgroups, ENCODERS.cgroups);
-  for (const d of diffs.values()) {
-    d.upserts = d.upserts.filter((u) => !(u.old && u.old.equals(u.value))); // same bytes: nothing to write
-    d.upserts.sort((x, y) => y.spec - x.spec); // most specific first
-    d.deletes.sort((x, y) => x.spec - y.spec); // least specific first: the specific ones still answer as before
+  if (delta && delta.base.deref() === from) part(delta.removed, delta.added, CODECS.policy, true);
+  else part(from.policy, to.policy, CODECS.policy, false);
+  part(from.defaults, to.defaults, CODECS.defaults, false);
+  const ipDelta = to.ipcacheDelta;
+  if (ipDelta && ipDelta.base.deref() === from) part(ipDelta.removed, ipDelta.added, CODECS.ipcache, true);
+  else part(from.ipcache, to.ipcache, CODECS.ipcache, false);
+  part(from.cgroups, to.cgroups, CODECS.cgroups, false);
+  for (const w of diffs.values()) {
+    if (w.old) dropUnchanged(w);
+    w.deletes.sort((x, y) => x.spec - y.spec); // least specific first: the specific ones still answer as before
   }
   return diffs;
 }
 
-const ROLES: MapRole[] = ['ingress', 'egress', 'idents', 'ipcache', 'cgroups'];
+/** Replacements with the same bytes: nothing to write. */
+function dropUnchanged(w: MapWrites): void {
+  const keep: number[] = [];
+  for (let i = 0; i < w.count; i++) if (!w.old![i]?.equals(w.value(i))) keep.push(i);
+  if (keep.length === w.count) return;
+  const keys = Buffer.alloc(keep.length * w.ks);
+  const values = Buffer.alloc(keep.length * w.vs);
+  keep.forEach((i, j) => {
+    w.keys.copy(keys, j * w.ks, i * w.ks, (i + 1) * w.ks);
+    w.values.copy(values, j * w.vs, i * w.vs, (i + 1) * w.vs);
+  });
+  w.old = keep.map((i) => w.old![i]!);
+  w.keys = keys;
+  w.values = values;
+  w.count = keep.length;
+}
 
-/** Maps whose updateBatch the kernel refused once: written element by element from then on. */
+/** Maps whose batch update the kernel refused once: written element by element from then on. */
 const noBatch = new WeakSet<BpfMap>();
+
+const UNSUPPORTED = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'ENOTSUPP']);
 
 export class BpfPolicyMaps implements PolicyMaps {
   /** Figures of the last apply(). */
@@ -129,23 +254,21 @@ export class BpfPolicyMaps implements PolicyMaps {
    */
   apply(from: DatapathState, to: DatapathState): void {
     const t0 = performance.now();
-    const roles = ROLES;
     const diffs = stateDiff(from, to);
     const undo: (() => void)[] = [];
     const stats: ApplyStats = { upserts: 0, deletes: 0, syscalls: 0, ms: 0 };
     try {
-      for (const r of roles) {
-        const d = diffs.get(r)!;
-        if (d.upserts.length === 0) continue;
-        this.#upsert(r, d, stats, undo);
+      for (const r of ROLES) {
+        const w = diffs.get(r)!;
+        if (w.count > 0) this.#upsert(r, w, stats, undo);
       }
-      for (const r of [...roles].reverse()) {
-        const d = diffs.get(r)!;
-        for (const x of d.deletes) {
-          this.maps[r].delete(x.key);
+      for (let i = ROLES.length - 1; i >= 0; i--) {
+        const m = this.maps[ROLES[i]!];
+        for (const x of diffs.get(ROLES[i]!)!.deletes) {
+          m.delete(x.key);
           stats.syscalls++;
           stats.deletes++;
-          undo.push(() => this.maps[r].update(x.key, x.old));
+          undo.push(() => m.update(x.key, x.old));
         }
       }
     } catch (e) {
@@ -162,40 +285,35 @@ export class BpfPolicyMaps implements PolicyMaps {
     this.last = stats;
   }
 
-  #upsert(r: MapRole, d: Diff, stats: ApplyStats, undo: (() => void)[]): void {
+  #upsert(r: MapRole, w: MapWrites, stats: ApplyStats, undo: (() => void)[]): void {
     const m = this.maps[r];
-    for (let i = 0; i < d.upserts.length; i += this.batchSize) {
-      const chunk = d.upserts.slice(i, i + this.batchSize);
-      const keys = chunk.map((x) => x.key);
-      const values = chunk.map((x) => x.value);
-      let done = false;
-      if (chunk.length > 1 && !noBatch.has(m)) {
+    for (let from = 0; from < w.count; from += this.batchSize) {
+      const to = Math.min(w.count, from + this.batchSize);
+      // registered first: a batch that fails may have written part of the chunk
+      undo.push(() => {
+        for (let i = from; i < to; i++) {
+          const old = w.oldValue(i);
+          if (old) m.update(w.key(i), old);
+          else m.delete(w.key(i));
+        }
+      });
+      if (to - from > 1 && !noBatch.has(m)) {
         try {
-          m.updateBatch(keys, values);
+          m.updateBatchFlat(w.keys.subarray(from * w.ks, to * w.ks), w.values.subarray(from * w.vs, to * w.vs));
           stats.syscalls++;
-          done = true;
+          stats.upserts += to - from;
+          continue;
         } catch (e) {
           // LPM tries have no batch ops on some kernels; a full map fails the same way element-wise
-          const code = (e as { code?: string }).code;
-          if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOTSUPP') {
-            // part of the batch may be in: undo all of it
-            for (const x of chunk) undo.push(() => (x.old ? m.update(x.key, x.old) : m.delete(x.key)));
-            throw e;
-          }
+          if (!UNSUPPORTED.has((e as { code?: string }).code ?? '')) throw e;
           noBatch.add(m);
         }
       }
-      if (!done) {
-        for (let j = 0; j < chunk.length; j++) {
-          m.update(keys[j]!, values[j]!);
-          stats.syscalls++;
-          const x = chunk[j]!;
-          undo.push(() => (x.old ? m.update(x.key, x.old) : m.delete(x.key)));
-        }
-      } else {
-        for (const x of chunk) undo.push(() => (x.old ? m.update(x.key, x.old) : m.delete(x.key)));
+      for (let i = from; i < to; i++) {
+        m.update(w.key(i), w.value(i));
+        stats.syscalls++;
+        stats.upserts++;
       }
-      stats.upserts += chunk.length;
     }
   }
 }

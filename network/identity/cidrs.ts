@@ -35,12 +35,12 @@ export class CidrIdentities {
   /** Ids in use, needed only once the counter has wrapped (before that every new id is unused). */
   private used: Set<number> | null = null;
 
-  /** `cidr` must be canonical (formatPrefix). Returns the identity and whether it is new. */
-  acquire(cidr: string, parsed?: Prefix): { id: number; added: boolean; prefix: Prefix } {
+  /** `cidr` must be canonical (formatPrefix). Returns the identity, its ipcache entry and whether it is new. */
+  acquire(cidr: string, parsed?: Prefix): { id: number; added: boolean; prefix: Prefix; entry: IpcacheEntry } {
     const e = this.byCidr.get(cidr);
     if (e) {
       e.refs++;
-      return { id: e.id, added: false, prefix: e.prefix };
+      return { id: e.id, added: false, prefix: e.prefix, entry: e.entry };
     }
     const prefix = parsed ?? parsePrefix(cidr);
     if (typeof prefix === 'string') throw new Error(`${cidr}: ${prefix}`);
@@ -50,11 +50,11 @@ export class CidrIdentities {
     this.entryList.push(identity.entry);
     this.slots.push(identity);
     this.pending.push(identity);
-    return { id, added: true, prefix };
+    return { id, added: true, prefix, entry: identity.entry };
   }
 
-  /** Returns the prefix when its last reference went away. */
-  release(cidr: string): Prefix | undefined {
+  /** Returns the identity when its last reference went away. */
+  release(cidr: string): CidrIdentity | undefined {
     const e = this.byCidr.get(cidr);
     if (!e || --e.refs > 0) return undefined;
     this.byCidr.delete(cidr);
@@ -69,7 +69,7 @@ export class CidrIdentities {
     const sorted = this.all();
     const i = this.lowerBound(e.prefix);
     if (sorted[i] === e) sorted.splice(i, 1);
-    return e.prefix;
+    return e;
   }
 
   /** The ipcache entries of every CIDR identity (live: copy before keeping). */

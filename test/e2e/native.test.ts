@@ -236,6 +236,27 @@ describe('BpfMap', () => {
     expect(counters.lookupBatch().keys).toEqual([]);
   });
 
+  it('batch-updates from packed key and value buffers; noexist refuses a key that is there', () => {
+    const n = 200;
+    const keys = Buffer.alloc(n * 4);
+    const values = Buffer.alloc(n * 8);
+    for (let i = 0; i < n; i++) {
+      keys.writeUInt32LE(2000 + i, i * 4);
+      values.writeBigUInt64LE(BigInt(i) * 5n, i * 8);
+    }
+    counters.updateBatchFlat(keys, values, 'noexist');
+    for (const i of [0, 77, n - 1]) expect(counters.lookup(u32(2000 + i))!.readBigUInt64LE(0)).toBe(BigInt(i) * 5n);
+    // the kernel's batch takes no BPF_NOEXIST: the addon writes such a batch element by element
+    expect(bpfError(() => counters.updateBatchFlat(keys.subarray(0, 8), values.subarray(0, 16), 'noexist')).code).toBe('EEXIST');
+    counters.updateBatchFlat(keys.subarray(0, 4), u64(42)); // 'any' overwrites
+    expect(counters.lookup(u32(2000))!.readBigUInt64LE(0)).toBe(42n);
+    expect(bpfError(() => counters.updateBatchFlat(keys.subarray(0, 6), values.subarray(0, 8))).code).toBe('EINVAL');
+    expect(bpfError(() => counters.updateBatchFlat(keys.subarray(0, 8), values.subarray(0, 8))).message).toMatch(/not n keys of 4 and n values of 8 bytes/);
+    counters.updateBatchFlat(Buffer.alloc(0), Buffer.alloc(0)); // nothing to write
+    for (let i = 0; i < n; i++) counters.delete(u32(2000 + i));
+    expect(counters.lookupBatch().keys).toEqual([]);
+  });
+
   it('reads and writes per-CPU values', () => {
     const hits = obj.map('hits');
     const cpus = possibleCpus();

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { BpfObject, forEachFrame, packageRoot, probeFeatures, RingBuffer } from '../../native/index.js';
 import { NetworkDatapath } from '../../network/datapath/datapath.js';
 import { parseDns } from '../../network/datapath/dns.js';
-import { decodeNet, EV_NET, type NetRecord } from '../../network/datapath/layout.js';
+import { decodeNet, encodeIpcacheKey, encodePolicyKey, EV_NET, type NetRecord } from '../../network/datapath/layout.js';
+import { PolicyCompiler, RuleIds, StateEvaluator } from '../../network/compile/index.js';
+import { parseNetworkPolicies } from '../../network/policy/index.js';
 import type { DatapathState, IdentityDefaults, PolicyEntry, VerdictHalf } from '../../network/model.js';
 import { TestNet, type Peer, type Workload } from '../helpers/netns.js';
 
@@ -188,6 +190,63 @@ describe.skipIf(skip)('network policy datapath', () => {
     const v = find((r) => r.kind === 'verdict' && r.pid === clientPid);
     expect(v.find((r) => r.peerPort === 9010)?.ruleId).toBe(33);
     expect(v.find((r) => r.peerAddr === net.v4(3) && r.peerPort === 9090)).toMatchObject({ ruleId: 31, peerId: CIDR3 });
+  });
+
+  it('compiled policy: exact /32 entries (hash map) and broader CIDR and port-range entries (trie) of one peer give the folded answer', async () => {
+    const sub = net.v4(0).replace(/\.0$/, '');
+    const text = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: exact-and-range, namespace: t}
+spec:
+  endpointSelector: {matchLabels: {app: client}}
+  egress:
+  - toCIDR: [${sub}.3/32]
+    toPorts: [{ports: [{port: "9010", protocol: TCP}]}]
+  - toCIDR: [${sub}.3/32]
+    toPorts: [{ports: [{port: "9090", protocol: TCP}]}]
+  - toCIDRSet: [{cidr: ${sub}.0/24}]
+    toPorts: [{ports: [{port: "9000", endPort: 9015, protocol: TCP}]}]
+  egressDeny:
+  - toCIDR: [${sub}.3/32]
+    toPorts: [{ports: [{port: "9008", endPort: 9015, protocol: TCP}]}]
+`;
+    const parsed = parseNetworkPolicies(text, 'exact.yaml');
+    expect(parsed.errors).toEqual([]);
+    const compiler = new PolicyCompiler({ ruleIds: new RuleIds() });
+    const compiled = compiler.update({
+      upsert: parsed.policies,
+      workloads: [
+        { cgroupId: wc.id, cgroupPath: wc.path, namespace: 't', labels: { app: 'client' }, ips: [net.v4(1), net.v4(11), net.v6(1)] },
+        { cgroupId: ws.id, cgroupPath: ws.path, namespace: 't', labels: { app: 'server' }, ips: [net.v4(2), net.v6(2)] },
+      ],
+    });
+    dp.apply(compiled);
+    const rule = (path: string): number => compiler.rules().find((r) => r.path === path)!.id;
+    const local = compiled.cgroups.find((c) => c.cgroupId === wc.id)!.identity;
+    const peer = compiled.ipcache.find((e) => e.cidr === `${sub}.3/32`)!.identity;
+    // where the entries went: exact keys in the hash map only, the port prefixes in the trie only
+    const key = (port: number, portBits: number): Buffer => encodePolicyKey({ localId: local, peerId: peer, proto: TCP, port, portBits });
+    expect(dp.maps.egressExact.lookup(key(9010, 16))).not.toBeNull();
+    expect(dp.maps.egress.lookup(key(9010, 16)), 'the trie answers 9010 with the 9008/13 entry, not an exact one').not.toBeNull();
+    expect(dp.maps.egress.lookup(key(9008, 13))!.equals(dp.maps.egress.lookup(key(9010, 16))!)).toBe(true);
+    expect(dp.maps.egressExact.lookup(key(9008, 13))).toBeNull();
+    expect(dp.maps.ipcacheExact.lookup(encodeIpcacheKey(`${sub}.3/32`))).not.toBeNull();
+    expect(dp.maps.ipcache.lookup(encodeIpcacheKey(`${sub}.3/32`))!.readUInt32LE(0), 'the trie gives the /24').not.toBe(peer);
+
+    const cases: Array<[number, 'FORWARDED' | 'DROPPED', number]> = [
+      [9010, 'DROPPED', rule('spec.egressDeny[0]')], // exact allow, folded with the broader deny: deny wins
+      [9090, 'FORWARDED', rule('spec.egress[1]')], // exact allow, nothing broader
+      [9000, 'FORWARDED', rule('spec.egress[2]')], // the /24's port range, from the trie
+      [8080, 'DROPPED', 0], // default deny
+    ];
+    const ref = new StateEvaluator(compiled);
+    for (const [port, verdict, ruleId] of cases) {
+      expect(ref.decide('egress', local, peer, TCP, port), `reference ${port}`).toMatchObject({ verdict, ruleId });
+      const r = await client.call('connect', { host: net.v4(3), port });
+      expect(r, `connect ${port}`).toMatchObject(verdict === 'FORWARDED' ? { ok: true } : { ok: false, code: 'EPERM' });
+    }
+    const v = find((r) => r.kind === 'verdict' && r.pid === clientPid && r.peerAddr === net.v4(3));
+    for (const [port, verdict, ruleId] of cases) expect(v.find((r) => r.peerPort === port), `record ${port}`).toMatchObject({ verdict, ruleId, peerId: peer });
   });
 
   it('deny wins across the two lookups (peer entry and peer=ANY entry)', async () => {

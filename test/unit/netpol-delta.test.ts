@@ -11,13 +11,13 @@ const workloads: Workload[] = [
   { cgroupId: 2n, cgroupPath: '/b', namespace: 'ns', labels: { app: 'b' }, ips: ['10.9.0.2'] },
 ];
 
-const policy = (name: string, app: string, port: number): string => `apiVersion: cilium.io/v2
+const policy = (name: string, app: string, port: number, cidrs = '192.0.2.0/24'): string => `apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: ${name}, namespace: ns}
 spec:
   endpointSelector: {matchLabels: {app: ${app}}}
   egress:
-  - toCIDR: [192.0.2.0/24]
+  - toCIDR: [${cidrs}]
     toPorts: [{ports: [{port: "${port}", endPort: ${port + 20}, protocol: TCP}]}]
   - toEndpoints: [{matchLabels: {app: b}}]
 `;
@@ -25,16 +25,17 @@ spec:
 const parse = (text: string) => parseNetworkPolicies(text, 'p.yaml').policies;
 const writes = (d: ReturnType<typeof stateDiff>): string[] =>
   [...d].flatMap(([role, x]) => [
-    ...x.upserts.map((u) => `${role} + ${u.key.toString('hex')} ${u.value.toString('hex')} old=${u.old?.toString('hex') ?? '-'}`),
+    ...Array.from({ length: x.count }, (_, i) => `${role} + ${x.key(i).toString('hex')} ${x.value(i).toString('hex')} old=${x.oldValue(i)?.toString('hex') ?? '-'}`),
     ...x.deletes.map((u) => `${role} - ${u.key.toString('hex')}`),
   ]).sort();
 
-describe('policy delta', () => {
+describe('policy and ipcache deltas', () => {
   it('gives the same map writes as comparing whole states, for adds, replacements and deletes', () => {
     const c = new PolicyCompiler({ ruleIds: new RuleIds() });
     let prev: DatapathState = c.update({ workloads, upsert: parse(policy('one', 'a', 1000)) });
     const steps = [
-      { upsert: parse(policy('two', 'b', 2000)) },
+      // new prefixes: one equal to a workload address (not in the ipcache: the address keeps it)
+      { upsert: parse(policy('two', 'b', 2000, '192.0.2.0/24, 198.51.100.0/24, 10.9.0.2/32')) },
       { upsert: parse(policy('one', 'a', 3000)) }, // replaced: same keys, other ports
       { remove: ['CiliumNetworkPolicy/ns/two'] },
     ];
@@ -42,7 +43,7 @@ describe('policy delta', () => {
       const next = c.update(step);
       expect(next.policyDelta?.base.deref()).toBe(prev);
       const withDelta = writes(stateDiff(prev, next));
-      const { policyDelta: _unused, ...whole } = next;
+      const { policyDelta: _p, ipcacheDelta: _i, ...whole } = next;
       expect(withDelta.length).toBeGreaterThan(0);
       expect(withDelta).toEqual(writes(stateDiff(prev, whole)));
       // the delta is what the datapath goes by: an empty one writes no policy entry at all
@@ -50,6 +51,8 @@ describe('policy delta', () => {
       expect(next.policyDelta!.removed.every((e) => !next.policy.includes(e))).toBe(true);
       const noChange = { ...whole, policyDelta: { base: new WeakRef(prev), added: [], removed: [] } };
       expect(writes(stateDiff(prev, noChange)).filter((w) => /^(ingress|egress) /.test(w))).toEqual([]);
+      // the CIDRs of 'two' came and went with it
+      expect(next.ipcacheDelta?.base.deref(), JSON.stringify(step)).toBe(step === steps[1] ? undefined : prev);
       prev = next;
     }
   });

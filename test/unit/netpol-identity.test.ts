@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addressEntries, buildIpcache, CidrIdentities, formatPrefix, parsePrefix, WorkloadIdentities, type Prefix } from '../../network/identity/index.js';
+import { canonicalV4Prefix } from '../../network/identity/cidr.js';
 import { ID } from '../../network/model.js';
 
 const P = (s: string): Prefix => parsePrefix(s) as Prefix;
@@ -47,7 +48,7 @@ describe('CIDR identities', () => {
     expect(a).toMatchObject({ id: (ID.CIDR_SCOPE | 1) >>> 0, added: true });
     expect(c.acquire('10.0.0.0/8')).toMatchObject({ id: a.id, added: false });
     expect(c.release('10.0.0.0/8')).toBeUndefined();
-    expect(c.release('10.0.0.0/8')).toEqual(P('10.0.0.0/8'));
+    expect(c.release('10.0.0.0/8')?.prefix).toEqual(P('10.0.0.0/8'));
     expect(c.id('10.0.0.0/8')).toBeUndefined();
   });
 
@@ -74,6 +75,20 @@ describe('prefixes', () => {
     expect(formatPrefix(P('2001:db8:0:0:1:0:0:0/128'))).toBe('2001:db8:0:0:1::/128');
     expect(parsePrefix('10.0.0.1/8')).toBe('host bits are set: did you mean "10.0.0.0/8"?');
     expect(parsePrefix('10.0.0.0/33')).toBe('prefix length must be a whole number from 0 to 32, got "33"');
+  });
+});
+
+describe('canonicalV4Prefix', () => {
+  it('parses what parsePrefix parses to the same canonical text, and nothing else', () => {
+    const yes = ['10.0.0.0/8', '10.1.2.3/32', '0.0.0.0/0', '255.255.255.255/32', '192.168.0.0/16', '0.0.0.0/32', '172.16.1.0/24'];
+    for (const t of yes) {
+      const p = canonicalV4Prefix(t)!;
+      expect(p, t).toEqual(parsePrefix(t));
+      expect(formatPrefix(p)).toBe(t);
+    }
+    // host bits, leading zeros, not canonical, not IPv4, no length: left to parsePrefix
+    for (const t of ['10.1.2.3/24', '1.2.3.4/0', '010.0.0.0/8', '10.0.0.0/08', '1.2.3/24', '1.2.3.4.5/32', '10.0.0.0/33', '256.0.0.0/8', 'fd00::/64', '10.0.0.0', '10.0.0.0/', '10..0.0/8', ' 10.0.0.0/8'])
+      expect(canonicalV4Prefix(t), t).toBeUndefined();
   });
 });
 

@@ -5,6 +5,7 @@ import type { BpfMap } from '../../native/index.js';
 import {
   addrBytes, decodeNet, encodeIpcacheKey, encodePolicyKey, encodePolicyValue, formatAddr, NET, NETPOL_LAYOUTS,
 } from '../../network/datapath/layout.js';
+import { PackedKeyIndex } from '../../network/datapath/key-index.js';
 import { BpfPolicyMaps, EMPTY_STATE, type NetpolMaps } from '../../network/datapath/maps.js';
 import type { DatapathState, PolicyEntry, VerdictHalf } from '../../network/model.js';
 import { btfStructs } from '../helpers/btf.js';
@@ -93,22 +94,28 @@ describe('netpol layout', () => {
 function fakeMap(name: string, log: string[], opts: { batch: boolean; failAt?: number }): BpfMap {
   const data = new Map<string, Buffer>();
   let writes = 0;
+  const put = (k: Buffer, v: Buffer): void => {
+    if (opts.failAt !== undefined && ++writes === opts.failAt) throw Object.assign(new Error('full'), { code: 'E2BIG' });
+    data.set(k.toString('hex'), Buffer.from(v));
+  };
   const m = {
     info: { name },
     data,
     update(k: Buffer, v: Buffer) {
-      if (opts.failAt !== undefined && ++writes === opts.failAt) throw Object.assign(new Error('full'), { code: 'E2BIG' });
+      put(k, v);
       log.push(`${name} put ${k.toString('hex')}`);
-      data.set(k.toString('hex'), v);
     },
     delete(k: Buffer) {
       log.push(`${name} del ${k.toString('hex')}`);
       return data.delete(k.toString('hex'));
     },
-    updateBatch(ks: Buffer[], vs: Buffer[]) {
+    updateBatchFlat(ks: Buffer, vs: Buffer) {
       if (!opts.batch) throw Object.assign(new Error('no batch'), { code: 'EINVAL' });
-      log.push(`${name} batch ${ks.length}`);
-      ks.forEach((k, i) => data.set(k.toString('hex'), vs[i]!));
+      const kl = name.startsWith('ip') ? 20 : name === 'cgroups' ? 8 : name === 'idents' ? 4 : 16;
+      const n = ks.length / kl;
+      const vl = vs.length / n;
+      for (let i = 0; i < n; i++) put(ks.subarray(i * kl, (i + 1) * kl), vs.subarray(i * vl, (i + 1) * vl));
+      log.push(`${name} batch ${n}`);
     },
   };
   return m as unknown as BpfMap;
@@ -119,7 +126,7 @@ describe('PolicyMaps.apply', () => {
     dir, localId: 256, peerId, proto, port, portBits, enf: half({ allow: true, allowRule: rule }), all: half({ allow: true, allowRule: rule }),
   });
   const A: DatapathState = {
-    policy: [e('egress', 2, null, 0, 0, 1), e('egress', 2, 6, 80, 16, 2), e('ingress', 300, 6, 0, 0, 3)],
+    policy: [e('egress', 2, null, 0, 0, 1), e('egress', 2, 6, 80, 16, 2), e('ingress', 300, 6, 0, 0, 3), e('egress', 2, 6, 443, 16, 4)],
     defaults: [{ localId: 256, ingressEnf: true, ingressAll: true, egressEnf: true, egressAll: true }],
     ipcache: [{ cidr: '10.0.0.0/8', identity: 2 }],
     cgroups: [{ cgroupId: 5n, identity: 256 }],
@@ -127,34 +134,36 @@ describe('PolicyMaps.apply', () => {
 
   function setup(batch: boolean, failAt?: number) {
     const log: string[] = [];
+    const fake = (role: keyof NetpolMaps, failAt?: number): BpfMap => fakeMap(role, log, { batch, failAt });
     const maps: NetpolMaps = {
-      ingress: fakeMap('ingress', log, { batch }), egress: fakeMap('egress', log, { batch, failAt }),
-      ipcache: fakeMap('ipcache', log, { batch }), cgroups: fakeMap('cgroups', log, { batch }), idents: fakeMap('idents', log, { batch }),
+      ingress: fake('ingress'), ingressExact: fake('ingressExact'), egress: fake('egress'), egressExact: fake('egressExact', failAt),
+      ipcache: fake('ipcache'), ipcacheExact: fake('ipcacheExact'), cgroups: fake('cgroups'), idents: fake('idents'),
     };
     return { log, maps, pm: new BpfPolicyMaps(maps) };
   }
 
-  it('writes policy most specific first, then defaults, ipcache, cgroups; deletes in reverse', () => {
+  it('writes policy most specific first (exact keys in the hash maps), then defaults, ipcache, cgroups; deletes in reverse', () => {
     const { log, pm } = setup(false);
-    pm.apply(EMPTY_STATE, A);
+    pm.apply(EMPTY_STATE, { ...A, ipcache: [...A.ipcache, { cidr: '10.1.2.3/32', identity: 300 }] });
     const kinds = log.map((l) => l.split(' ')[0]);
-    expect(kinds).toEqual(['ingress', 'egress', 'egress', 'idents', 'ipcache', 'cgroups']);
-    expect(log[1]).toContain('egress put 60000000'); // /96 before /64
-    expect(log[2]).toContain('egress put 40000000');
+    expect(kinds).toEqual(['ingress', 'egressExact', 'egressExact', 'egress', 'idents', 'ipcacheExact', 'ipcache', 'cgroups']);
+    expect(log[1]).toContain('egressExact put 60000000'); // /96 before /64
+    expect(log[3]).toContain('egress put 40000000');
+    expect(log[5]).toContain('ipcacheExact put 80000000'); // /128 before /104
     log.length = 0;
-    pm.apply(A, EMPTY_STATE);
-    expect(log.map((l) => l.split(' ')[0])).toEqual(['cgroups', 'ipcache', 'idents', 'egress', 'egress', 'ingress']);
-    expect(log[3]).toContain('del 40000000'); // least specific goes first
+    pm.apply({ ...A, ipcache: [...A.ipcache, { cidr: '10.1.2.3/32', identity: 300 }] }, EMPTY_STATE);
+    expect(log.map((l) => l.split(' ')[0])).toEqual(['cgroups', 'ipcache', 'ipcacheExact', 'idents', 'egress', 'egressExact', 'egressExact', 'ingress']);
+    expect(log[4]).toContain('del 40000000'); // least specific goes first
   });
 
   it('writes only the difference, in batches where the map takes them', () => {
     const { log, pm } = setup(true);
     pm.apply(EMPTY_STATE, A);
-    expect(log).toContain('egress batch 2');
+    expect(log).toContain('egressExact batch 2');
     log.length = 0;
-    const B: DatapathState = { ...A, policy: [A.policy[0]!, { ...A.policy[1]!, enf: half({ deny: true, denyRule: 9 }) }, A.policy[2]!] };
+    const B: DatapathState = { ...A, policy: [A.policy[0]!, { ...A.policy[1]!, enf: half({ deny: true, denyRule: 9 }) }, A.policy[2]!, A.policy[3]!] };
     pm.apply(A, B);
-    expect(log).toEqual([`egress put ${encodePolicyKey(A.policy[1]!).toString('hex')}`]);
+    expect(log).toEqual([`egressExact put ${encodePolicyKey(A.policy[1]!).toString('hex')}`]);
     expect(pm.last).toMatchObject({ upserts: 1, deletes: 0, syscalls: 1 });
   });
 
@@ -166,6 +175,35 @@ describe('PolicyMaps.apply', () => {
 
   it('refuses two different values for one key', () => {
     const { pm } = setup(false);
-    expect(() => pm.apply(EMPTY_STATE, { ...A, policy: [A.policy[0]!, { ...A.policy[0]!, enf: half() }] })).toThrow(/two different values/);
+    expect(() => pm.apply(EMPTY_STATE, { ...A, policy: [A.policy[0]!, { ...A.policy[0]!, enf: half() }] })).toThrow(/two different values for one egress key/);
+    expect(() => pm.apply(EMPTY_STATE, { ...A, policy: [A.policy[0]!, A.policy[0]!] })).toThrow(/two entries for one egress key/);
+    // with entries to remove too
+    const C: DatapathState = { ...A, policy: [A.policy[2]!] };
+    pm.apply(EMPTY_STATE, C);
+    expect(() => pm.apply(C, { ...A, policy: [A.policy[0]!, { ...A.policy[0]!, enf: half() }] })).toThrow(/two different values/);
+  });
+
+  it('finds keys packed in one buffer (the duplicate check and the replacement match)', () => {
+    const n = 5000;
+    const keys = Buffer.alloc(n * 16);
+    for (let i = 0; i < n; i++) keys.writeUInt32BE(i * 7919, i * 16 + 8);
+    const index = new PackedKeyIndex(keys, 16, n);
+    for (let i = 0; i < n; i++) expect(index.add(i)).toBe(-1);
+    const probe = Buffer.alloc(16);
+    probe.writeUInt32BE(1234 * 7919, 8);
+    expect(index.find(probe)).toBe(1234);
+    probe.writeUInt32BE(1, 8);
+    expect(index.find(probe)).toBe(-1);
+    keys.copy(keys, 4999 * 16, 17 * 16, 18 * 16);
+    expect(new PackedKeyIndex(keys, 16, n).add(17)).toBe(-1);
+    const again = new PackedKeyIndex(keys, 16, n);
+    for (let i = 0; i < n - 1; i++) again.add(i);
+    expect(again.add(4999)).toBe(17);
+  });
+
+  it('writes nothing when a bulk load has a duplicate key', () => {
+    const { maps, pm } = setup(true);
+    expect(() => pm.apply(EMPTY_STATE, { ...A, policy: [...A.policy, { ...A.policy[3]!, enf: half() }] })).toThrow(/two different values for one egressExact key/);
+    for (const m of Object.values(maps)) expect((m as unknown as { data: Map<string, Buffer> }).data.size, m.info.name).toBe(0);
   });
 });

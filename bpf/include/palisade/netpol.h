@@ -4,14 +4,20 @@
  *
  * Lookup per connection or packet, whatever the number of rules:
  *   local identity  = pal_np_cgroups[cgroup id]            (no entry: not a workload, not policed)
- *   peer identity   = pal_np_ipcache[longest prefix of ip] (no entry: PAL_ID_WORLD)
- *   a = pal_np_<dir>[local, peer, proto, port]  (LPM: the most specific entry for that peer)
- *   b = pal_np_<dir>[local, ANY,  proto, port]  (rules whose peer is "all")
+ *   peer identity   = pal_np_ip_exact[ip/128], else pal_np_ipcache[longest prefix of ip]
+ *                     (no entry: PAL_ID_WORLD)
+ *   a = pal_np_{in,eg}_exact[local, peer, proto, port], else pal_np_<dir>[same] (LPM: the most specific
+ *       entry for that peer)
+ *   b = the same for [local, ANY, proto, port]  (rules whose peer is "all")
  *   per half (enf, all): deny if a or b denies (deny_any, or deny_marks & process marks), else allow
  *   if a or b allows, else the direction's default from pal_np_idents (default-deny or not).
  *   verdict: enf says deny -> DROPPED; enf allows but all says deny -> AUDIT; else FORWARDED.
  * The compiler folds every less specific entry of the same (local, peer) into the more specific
- * ones, so the one LPM answer per peer key is complete. */
+ * ones, so the one LPM answer per peer key is complete.
+ * Full-length keys (policy prefixlen 96: one protocol and one port; ipcache prefixlen 128) live in the
+ * hash maps (pal_np_in_exact, pal_np_eg_exact, pal_np_ip_exact; same key and value structs) and never
+ * in the tries: a full-length key is the most specific answer the trie could give, and, folded, it
+ * already holds what every covering entry says. Hash inserts cost about half a trie insert. */
 #ifndef __PALISADE_NETPOL_H
 #define __PALISADE_NETPOL_H
 

@@ -21,6 +21,16 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } pal_np_ipcache SEC(".maps");
 
+/* The /128 entries of the ipcache (IPv4 /32, IPv6 /128): looked up before pal_np_ipcache, which never
+ * holds them. Key: a pal_np_ip_key with prefixlen 128, the same bytes as in the trie. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct pal_np_ip_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} pal_np_ip_exact SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 65536);
@@ -36,6 +46,25 @@ struct {
 	__type(value, struct pal_np_value);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } pal_np_egress SEC(".maps");
+
+/* The exact entries (prefixlen 96: one protocol, one port) of pal_np_ingress / pal_np_egress, looked
+ * up before the trie, which never holds them. An exact key is the most specific the trie could
+ * answer, and the compiler folds every covering entry into it, so the hash answer is the trie's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct pal_np_key);
+	__type(value, struct pal_np_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} pal_np_in_exact SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct pal_np_key);
+	__type(value, struct pal_np_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} pal_np_eg_exact SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -68,7 +97,9 @@ static __always_inline __u32 np_identity_of(const __u32 addr[4])
 	__u32 *id;
 
 	__builtin_memcpy(k.addr, addr, 16);
-	id = bpf_map_lookup_elem(&pal_np_ipcache, &k);
+	id = bpf_map_lookup_elem(&pal_np_ip_exact, &k);
+	if (!id)
+		id = bpf_map_lookup_elem(&pal_np_ipcache, &k);
 	return id ? *id : PAL_ID_WORLD;
 }
 
@@ -99,7 +130,9 @@ static __always_inline bool np_half(const struct pal_np_half *a, const struct pa
 
 static __always_inline void np_evaluate(struct np_query *q)
 {
-	void *map = q->dir == PAL_NP_EGRESS ? (void *)&pal_np_egress : (void *)&pal_np_ingress;
+	bool eg = q->dir == PAL_NP_EGRESS;
+	void *map = eg ? (void *)&pal_np_egress : (void *)&pal_np_ingress;
+	void *exact = eg ? (void *)&pal_np_eg_exact : (void *)&pal_np_in_exact;
 	struct pal_np_key k = {
 		.prefixlen = 96,
 		.local_id = bpf_htonl(q->local_id),
@@ -112,9 +145,13 @@ static __always_inline void np_evaluate(struct np_query *q)
 	bool enf_deny = false, all_deny = false, enf_ok, all_ok;
 	__u32 enf_rule, all_rule;
 
-	a = bpf_map_lookup_elem(map, &k);
+	a = bpf_map_lookup_elem(exact, &k);
+	if (!a)
+		a = bpf_map_lookup_elem(map, &k);
 	k.peer_id = bpf_htonl(PAL_ID_ANY);
-	b = bpf_map_lookup_elem(map, &k);
+	b = bpf_map_lookup_elem(exact, &k);
+	if (!b)
+		b = bpf_map_lookup_elem(map, &k);
 	d = bpf_map_lookup_elem(&pal_np_idents, &q->local_id);
 	if (d) {
 		enf_deny = q->dir == PAL_NP_EGRESS ? d->egress_enf : d->ingress_enf;
