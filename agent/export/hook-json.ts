@@ -148,13 +148,14 @@ function writeValue(out: LineBuffer, buf: Buffer, data: number, type: ArgDecode,
   }
 }
 
+const NO_DATA = Buffer.alloc(0);
 const OPEN_BYTES = Object.fromEntries(Object.entries(OPEN).map(([k, v]) => [k, Buffer.from(v)])) as Record<ArgDecode, Buffer>;
 const CLOSE_BYTES = Object.fromEntries(Object.entries(CLOSE).map(([k, v]) => [k, Buffer.from(v)])) as Record<ArgDecode, Buffer>;
 
 /** An integer argument as Tetragon prints it: {"int_arg":3}, {"size_arg":"4096"}. lo/hi are u32 halves. */
 export function writeHookInt(out: LineBuffer, type: ArgDecode, lo: number, hi: number): void {
   out.bytes(OPEN_BYTES[type]);
-  writeValue(out, Buffer.alloc(0), 0, type, lo, hi);
+  writeValue(out, NO_DATA, 0, type, lo, hi); // integer kinds never read data[]
   out.bytes(CLOSE_BYTES[type]);
 }
 

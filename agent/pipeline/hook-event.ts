@@ -27,12 +27,9 @@ export const DATA_ARGS: ReadonlySet<string> = new Set(['string', 'bytes', 'socka
  * argument lies inside the record.
  */
 export function hookRecordFits(dv: DataView, rec: number, hook: HookInfo): boolean {
-  const n = hook.args.length;
-  if (dv.getUint8(rec + HOOK.nargs) !== n || n > HOOK_ARGS) return false;
-  if (!hook.dataArgs) return true;
+  if (dv.getUint8(rec + HOOK.nargs) !== hook.args.length || hook.args.length > HOOK_ARGS) return false;
   const end = rec + dv.getUint32(rec + HDR.size, true);
-  for (let i = 0; i < n; i++) {
-    if (!DATA_ARGS.has(hook.args[i]!)) continue;
+  for (const i of hook.dataArgs) {
     const at = rec + HOOK.args + 8 * i;
     if (rec + HOOK.data + dv.getUint32(at, true) + dv.getUint32(at + 4, true) > end) return false;
   }

@@ -10,8 +10,8 @@ export interface HookInfo extends HookRegistration {
   id: number;
   /** The constant parts of its events' JSON, as bytes. */
   json: HookJsonParts;
-  /** Some argument points into the record's data[] (strings, buffers, sockets …): bounds to check. */
-  dataArgs: boolean;
+  /** The arguments that point into the record's data[] (strings, buffers, sockets …): bounds to check. */
+  dataArgs: number[];
 }
 
 /** Records of a removed hook may still sit in the ring: its id stays readable this long. */
@@ -23,7 +23,7 @@ export class HookRegistry implements HookIds {
 
   register(info: HookRegistration): number {
     const id = this.hooks.length;
-    this.hooks.push({ ...info, id, json: hookJsonParts(info), dataArgs: info.args.some((a) => DATA_ARGS.has(a)) });
+    this.hooks.push({ ...info, id, json: hookJsonParts(info), dataArgs: info.args.flatMap((a, i) => (DATA_ARGS.has(a) ? [i] : [])) });
     return id;
   }
 
