@@ -377,8 +377,6 @@ struct np_ip6 {
 	__u32 daddr[4];
 };
 
-/* Reads addresses, protocol and ports; src/dst as on the wire (the caller orients them).
- * Returns false for what policy does not look at (non-first fragments, v6 extension headers). */
 /* Steps over IPv6 extension headers (hop-by-hop, routing, destination options, AH, a first
  * fragment) so that a TCP or UDP packet behind them is decided like any other. False for what it
  * cannot read: a non-first fragment, or more headers than it walks. */
@@ -408,6 +406,8 @@ static __always_inline bool np_skip_ext6(struct __sk_buff *skb, struct np_flow *
 	return f->proto != 0 && f->proto != 43 && f->proto != 60 && f->proto != 51 && f->proto != 44;
 }
 
+/* Reads addresses, protocol and ports; src/dst as on the wire (the caller orients them).
+ * Returns false for what policy does not look at (non-first fragments, unreadable headers). */
 static __always_inline bool np_parse(struct __sk_buff *skb, struct np_flow *f, __u32 src[4], __u32 dst[4],
 				     __u16 *sport, __u16 *dport)
 {
@@ -518,6 +518,24 @@ static __always_inline void np_dns_copy(struct __sk_buff *skb, const struct np_f
 	np_count(NP_S_DNS);
 }
 
+/* A packet whose flow has no cached verdict: evaluates it from the socket owner's marks and, when
+ * `record`, counts and records the verdict. True when the packet is to be dropped (counted). */
+static __always_inline bool np_decide_packet(const struct np_flow *f, struct np_query *q, const struct np_sk *s,
+					     __u64 cgid, __u64 cookie, bool record)
+{
+	q->peer_id = np_identity_of(f->peer);
+	q->marks = np_owner_marks(s);
+	np_evaluate(q);
+	if (record) {
+		np_count_verdict(q->verdict);
+		np_emit_verdict(f, cgid, cookie, s, false, q);
+	}
+	if (q->verdict != PAL_VERDICT_DROPPED)
+		return false;
+	np_count(NP_S_PKT_DROPPED);
+	return true;
+}
+
 SEC("cgroup_skb/ingress")
 int np_ingress(struct __sk_buff *skb)
 {
@@ -528,6 +546,7 @@ int np_ingress(struct __sk_buff *skb)
 	__u64 cgid, cookie;
 	__u32 *lid;
 	__u16 type;
+	bool dropped;
 
 	/* not a workload's socket: the cheapest test first */
 	cgid = bpf_skb_cgroup_id(skb);
@@ -560,29 +579,17 @@ int np_ingress(struct __sk_buff *skb)
 			np_count(NP_S_PKT_DROPPED);
 			return 0;
 		}
-		q.peer_id = np_identity_of(f.peer);
-		q.marks = np_owner_marks(s);
-		np_evaluate(&q);
 		if (sk->state == BPF_TCP_LISTEN) {
 			/* the SYN is the decision; a later handshake packet repeats it silently */
-			if ((f.tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN) {
-				np_count_verdict(q.verdict);
-				np_emit_verdict(&f, cgid, cookie, s, false, &q);
-			}
-		} else {
-			/* an established socket whose accept we did not see (e.g. older than the agent) */
-			np_count_verdict(q.verdict);
-			np_emit_verdict(&f, cgid, cookie, s, false, &q);
-			s = bpf_sk_storage_get(&np_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-			if (s) {
-				np_sk_cache(s, NP_SK_IN, &q);
-			}
+			return !np_decide_packet(&f, &q, s, cgid, cookie,
+						 (f.tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN);
 		}
-		if (q.verdict == PAL_VERDICT_DROPPED) {
-			np_count(NP_S_PKT_DROPPED);
-			return 0;
-		}
-		return 1;
+		/* an established socket whose accept we did not see (e.g. older than the agent) */
+		dropped = np_decide_packet(&f, &q, s, cgid, cookie, true);
+		s = bpf_sk_storage_get(&np_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (s)
+			np_sk_cache(s, NP_SK_IN, &q);
+		return !dropped;
 	}
 
 	if (f.proto == IPPROTO_UDP) {
@@ -594,15 +601,8 @@ int np_ingress(struct __sk_buff *skb)
 		if (hit && hit->verdict != PAL_VERDICT_DROPPED) {
 			np_count(hit->dir == PAL_NP_EGRESS ? NP_S_REPLY : NP_S_CACHED);
 		} else {
-			q.peer_id = np_identity_of(f.peer);
-			q.marks = np_owner_marks(s);
-			np_evaluate(&q);
-			np_count_verdict(q.verdict);
-			np_emit_verdict(&f, cgid, cookie, s, false, &q);
-			if (q.verdict == PAL_VERDICT_DROPPED) {
-				np_count(NP_S_PKT_DROPPED);
+			if (np_decide_packet(&f, &q, s, cgid, cookie, true))
 				return 0;
-			}
 			uv.verdict = q.verdict;
 			uv.rule = q.rule;
 			bpf_map_update_elem(&pal_np_udp, &uk, &uv, BPF_ANY);
@@ -621,16 +621,7 @@ int np_ingress(struct __sk_buff *skb)
 		np_count(NP_S_REPLY);
 		return 1;
 	}
-	q.peer_id = np_identity_of(f.peer);
-	q.marks = np_owner_marks(s);
-	np_evaluate(&q);
-	np_count_verdict(q.verdict);
-	np_emit_verdict(&f, cgid, cookie, s, false, &q);
-	if (q.verdict == PAL_VERDICT_DROPPED) {
-		np_count(NP_S_PKT_DROPPED);
-		return 0;
-	}
-	return 1;
+	return !np_decide_packet(&f, &q, s, cgid, cookie, true);
 }
 
 /* Egress packets: ICMP echo requests are decided here (ping has no connect hook for raw sockets);
@@ -682,18 +673,11 @@ int np_egress(struct __sk_buff *skb)
 		return 1;
 	}
 	q.local_id = *lid;
-	q.peer_id = np_identity_of(f.peer);
 	q.proto = f.proto;
 	q.port = f.pport;
-	/* the socket's owner (a cgroup_skb program may not ask for the current task before 6.4) */
-	q.marks = np_owner_marks(s);
-	np_evaluate(&q);
-	np_count_verdict(q.verdict);
-	np_emit_verdict(&f, cgid, cookie, s, false, &q);
-	if (q.verdict == PAL_VERDICT_DROPPED) {
-		np_count(NP_S_PKT_DROPPED);
+	/* marks from the socket's owner: a cgroup_skb program may not ask for the current task before 6.4 */
+	if (np_decide_packet(&f, &q, s, cgid, cookie, true))
 		return 0;
-	}
 	if (s) {
 		__builtin_memcpy(s->icmp_peer, f.peer, 16);
 		np_sk_cache(s, NP_SK_ICMP | NP_SK_OUT, &q);
