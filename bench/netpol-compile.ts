@@ -30,6 +30,14 @@ function workloads(): Workload[] {
   }));
 }
 
+/** CiliumNetworkPolicy p<n>, selecting app(n % 20), with these spec members. */
+const cnp = (n: number, rules: string): string => `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: p${n}, namespace: bench}
+spec:
+  endpointSelector: {matchLabels: {app: app${n % APPS}}}
+${rules}`;
+
 /** Policy n for --mix simple: each rule one address and one TCP port, so one rule is one map entry. */
 function simplePolicyYaml(n: number): string {
   const rules: string[] = [];
@@ -37,14 +45,9 @@ function simplePolicyYaml(n: number): string {
     const k = n * RULES_PER_POLICY + r;
     rules.push(`  - toCIDR: [${10 + (k >> 16)}.${(k >> 8) & 255}.${k & 255}.1/32]\n    toPorts: [{ports: [{port: "${1 + (k % 60000)}", protocol: TCP}]}]`);
   }
-  return `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: p${n}, namespace: bench}
-spec:
-  endpointSelector: {matchLabels: {app: app${n % APPS}}}
-  egress:
+  return cnp(n, `  egress:
 ${rules.join('\n')}
-`;
+`);
 }
 
 /** Policy n: selects app(n % 20); rules alternate CIDR egress with a port range, selector ingress with a port, and a CIDR deny. */
@@ -59,18 +62,13 @@ function policyYaml(n: number): string {
     else if (r % 5 === 3) ingress.push(`  - fromEndpoints: [{matchLabels: {app: app${k % APPS}}}]\n    toPorts: [{ports: [{port: "${1 + (k % 60000)}", protocol: TCP}]}]`);
     else rules.push(`  - toCIDRSet: [{cidr: ${net}, except: [${net.replace(/0\/24$/, '128/25')}]}]\n    toPorts: [{ports: [{port: "${1000 + (k % 50000)}", endPort: ${1000 + (k % 50000) + 15}}]}]`);
   }
-  return `apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: p${n}, namespace: bench}
-spec:
-  endpointSelector: {matchLabels: {app: app${n % APPS}}}
-  egress:
+  return cnp(n, `  egress:
 ${rules.join('\n')}
   egressDeny:
 ${deny.join('\n')}
   ingress:
 ${ingress.join('\n')}
-`;
+`);
 }
 
 function parseAll(from: number, count: number): NetPolicy[] {
