@@ -1,6 +1,6 @@
 // The process sensor end to end: real BPF programs in this kernel, real processes, the real agent.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,9 +91,16 @@ describe('process_exec and process_exit', () => {
     expect(s.events.received).toBeGreaterThan(0);
     expect(s.events.exported).toBeGreaterThan(0);
     expect(s.events.lost).toBe(0);
+    // The memory it reports is the agent's own: its resident set as the kernel counts it.
+    const vmRss = 1024 * Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${s.pid}/status`, 'utf8'))![1]);
+    expect(s.memory.rss).toBeGreaterThan(0.75 * vmRss);
+    expect(s.memory.rss).toBeLessThan(1.25 * vmRss);
+    expect(s.memory.heap_used).toBeGreaterThan(0);
+    expect(s.memory.heap_used).toBeLessThanOrEqual(s.memory.heap_total);
 
     const text = await runCli(['status', '--socket', agent.socket]);
     expect(text.stdout).toMatch(/events: +received \d+, decoded \d+, exported \d+/);
+    expect(text.stdout).toMatch(/memory: +rss [\d.]+ MB, heap [\d.]+ MB of [\d.]+ MB, buffers [\d.]+ MB/);
 
     // Stream: start a reader, run a marked process, read its compact lines.
     const { spawn } = await import('node:child_process');
