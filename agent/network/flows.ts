@@ -80,7 +80,7 @@ export function flowOf(r: NetRecord, ctx: FlowContext): FlowJson {
   };
   const policy = r.kind === 'verdict' ? policyRef(r, ctx) : undefined;
   if (policy) flow.policy = policy;
-  if (r.kind === 'close') flow.bytes = { sent: Number(r.bytesAcked), received: Number(r.bytesReceived) };
+  if (r.kind === 'close') flow.bytes = { sent: r.bytesAcked, received: r.bytesReceived };
   if (icmp) flow.icmp = { type: r.peerPort & 0xff, code: 0 };
   if (r.kind === 'dns') {
     const m = parseDns(r.data);

@@ -151,7 +151,7 @@ export class NetworkService {
   /** The flow of a pal_net record (`rec` is exactly the record). */
   flow(rec: Buffer): NetFlow {
     const r = decodeNet(rec);
-    return { flow: flowOf(r, this.flowContext), pid: r.pid, startBoottime: Number(r.startBoottime) };
+    return { flow: flowOf(r, this.flowContext), pid: r.pid, startBoottime: r.startBoottime };
   }
 
   counters(): Record<string, number> {

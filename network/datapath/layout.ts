@@ -234,11 +234,11 @@ export function encodeIpcacheKey(cidr: string): Buffer {
 
 export interface NetRecord {
   kind: NetKind;
-  ktime: bigint;
   cpu: number;
   pid: number;
   tid: number;
-  startBoottime: bigint;
+  /** Boot ns of the task's group leader, as the process cache keys it (exact below 2^53: ~104 days). */
+  startBoottime: number;
   cgroupId: bigint;
   cookie: bigint;
   family: 4 | 6;
@@ -256,8 +256,8 @@ export interface NetRecord {
   flags: number;
   /** pid/tid/startBoottime are the socket owner's (else whoever ran when the kernel changed state) */
   owner: boolean;
-  bytesAcked: bigint;
-  bytesReceived: bigint;
+  bytesAcked: number;
+  bytesReceived: number;
   /** kind=dns: the UDP payload (a view into the drained buffer: copy to keep it) */
   data: Buffer;
   truncated: boolean;
@@ -272,6 +272,9 @@ export function formatAddr(b: Buffer, at: number): string {
 }
 
 /** Decodes one pal_net record (without the drain frame header). Throws on a short record. */
+/** A u64 field as a number, without a BigInt per field per record. */
+const u64 = (r: Buffer, at: number): number => r.readUInt32LE(at + 4) * 4294967296 + r.readUInt32LE(at);
+
 export function decodeNet(r: Buffer): NetRecord {
   if (r.length < NET.$size) throw new RangeError(`pal_net record of ${r.length} bytes (< ${NET.$size})`);
   const kindNo = r.readUInt8(NET.kind) as keyof typeof NET_KIND;
@@ -279,11 +282,10 @@ export function decodeNet(r: Buffer): NetRecord {
   const flags = r.readUInt8(NET.flags);
   return {
     kind: NET_KIND[kindNo] ?? 'verdict',
-    ktime: r.readBigUInt64LE(8),
     cpu: r.readUInt16LE(2),
     pid: r.readUInt32LE(NET.pid),
     tid: r.readUInt32LE(NET.tid),
-    startBoottime: r.readBigUInt64LE(NET.start_boottime),
+    startBoottime: u64(r, NET.start_boottime),
     cgroupId: r.readBigUInt64LE(NET.cgroup_id),
     cookie: r.readBigUInt64LE(NET.cookie),
     family: r.readUInt8(NET.family) === 10 ? 6 : 4,
@@ -299,8 +301,8 @@ export function decodeNet(r: Buffer): NetRecord {
     ruleId: r.readUInt32LE(NET.rule_id),
     flags,
     owner: (flags & NET_F_OWNER) !== 0,
-    bytesAcked: r.readBigUInt64LE(NET.bytes_acked),
-    bytesReceived: r.readBigUInt64LE(NET.bytes_received),
+    bytesAcked: u64(r, NET.bytes_acked),
+    bytesReceived: u64(r, NET.bytes_received),
     data: r.subarray(NET.data, NET.data + dataLen),
     truncated: (flags & NET_F_TRUNC) !== 0,
   };
