@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ask } from '../../agent/cli/status.js';
 import { cleanup, runCli, startAgent, type Ev, type RunningAgent } from '../helpers/agent.js';
 import { features, needs } from '../helpers/features.js';
+import { hookEvents, tracingPolicy as policy } from '../helpers/tracing.js';
 
 // Under TCG every node start (agent, CLI) takes seconds: wait generously, fail clearly.
 const EVENT_WAIT_MS = 60_000;
@@ -52,15 +53,6 @@ async function deletePolicy(agent: RunningAgent, name: string): Promise<void> {
   expect(r.error).toBeUndefined();
 }
 
-const policy = (name: string, spec: string): string => `apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: ${name}
-spec:
-${spec}`;
-
-const hookEvents = (evs: Ev[], name: string): Ev[] =>
-  evs.map((e) => e.process_kprobe ?? e.process_lsm).filter((b: Ev | undefined) => b?.policy_name === name);
 
 async function eventsOf(agent: RunningAgent, name: string, n = 1): Promise<Ev[]> {
   const evs = await agent.waitFor((e) => hookEvents(e, name).length >= n, EVENT_WAIT_MS, `${name} events`);

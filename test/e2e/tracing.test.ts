@@ -7,6 +7,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, runCli, startAgent, type Ev, type RunningAgent } from '../helpers/agent.js';
+import { hookEvents, tracingPolicy } from '../helpers/tracing.js';
 
 let agent: RunningAgent;
 let work: string;
@@ -37,17 +38,9 @@ async function deletePolicy(name: string): Promise<void> {
   expect(r.code).toBe(0);
 }
 
-const hookEvents = (evs: Ev[], policy: string): Ev[] =>
-  evs.map((e) => e.process_tracepoint ?? e.process_uprobe).filter((b: Ev | undefined) => b?.policy_name === policy);
-
 /** An openat tracepoint policy; `selectors` is YAML indented for the selectors list. */
 function openPolicy(name: string, selectors: string, options = ''): string {
-  return `apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: ${name}
-spec:
-${options}  tracepoints:
+  return tracingPolicy(name, `${options}  tracepoints:
   - subsystem: syscalls
     event: sys_enter_openat
     message: "open watched by ${name}"
@@ -60,7 +53,7 @@ ${options}  tracepoints:
     - index: 7
       type: int
     selectors:
-${selectors}`;
+${selectors}`);
 }
 
 /** A selector matching opens of exactly `path`. */
@@ -276,12 +269,7 @@ ${op}`;
 describe('buffers', () => {
   it('reads a char_buf whose length is another tracepoint field (sizeArgIndex)', async () => {
     const sh = spawn('/usr/bin/dash', ['-c', 'read go; printf palisade-buf > /dev/null'], { stdio: ['pipe', 'ignore', 'ignore'] });
-    expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: write-buf
-spec:
-  tracepoints:
+    expect((await addPolicy(tracingPolicy('write-buf', `  tracepoints:
   - subsystem: syscalls
     event: sys_enter_write
     args:
@@ -296,7 +284,7 @@ spec:
     - matchPIDs:
       - operator: In
         values: [${sh.pid}]
-`)).stderr).toBe(''); // sys_enter_write: 5 fd, 6 buf, 7 count (sizeArgIndex counts from 1)
+`))).stderr).toBe(''); // sys_enter_write: 5 fd, 6 buf, 7 count (sizeArgIndex counts from 1)
     sh.stdin!.end('go\n');
     await new Promise((res) => sh.once('exit', res));
     const evs = await agent.waitFor((e) => hookEvents(e, 'write-buf').length >= 1, 15_000, 'write event');
@@ -310,12 +298,7 @@ spec:
 describe('raw tracepoints', () => {
   it('reads raw arguments: raw_syscalls/sys_enter with the syscall number, for one process', async () => {
     const sh = spawn('/usr/bin/bash', ['-c', 'read go; for i in 1 2 3; do : ; done; exit 0'], { stdio: ['pipe', 'ignore', 'ignore'] });
-    expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: raw-sys-enter
-spec:
-  tracepoints:
+    expect((await addPolicy(tracingPolicy('raw-sys-enter', `  tracepoints:
   - subsystem: raw_syscalls
     event: sys_enter
     raw: true
@@ -330,7 +313,7 @@ spec:
       - index: 1
         operator: Equal
         values: ["231"]
-`)).stderr).toBe(''); // 231: exit_group on x86_64
+`))).stderr).toBe(''); // 231: exit_group on x86_64
     sh.stdin!.end('go\n');
     await new Promise((res) => sh.once('exit', res));
     const evs = await agent.waitFor((e) => hookEvents(e, 'raw-sys-enter').length >= 1, 15_000, 'raw tracepoint event');
@@ -363,12 +346,7 @@ __attribute__((noinline)) int pal_target(int a, long b, const char *s) { return 
 int main(void) { char s[32]; strcpy(s, "hello uprobe"); return !pal_target(-7, 1234567890123L, s); }
 `);
     execFileSync('clang', ['-O1', '-g', '-o', bin, src]);
-    expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: uprobe-test
-spec:
-  uprobes:
+    expect((await addPolicy(tracingPolicy('uprobe-test', `  uprobes:
   - path: ${bin}
     symbols: [pal_target]
     args:
@@ -378,7 +356,7 @@ spec:
       type: long
     - index: 2
       type: string
-`)).stderr).toBe('');
+`))).stderr).toBe('');
     expect(spawnSync(bin).status).toBe(0);
     const evs = await agent.waitFor((e) => hookEvents(e, 'uprobe-test').length >= 1, 15_000, 'uprobe event');
     const ev = hookEvents(evs, 'uprobe-test')[0]!;
@@ -395,18 +373,13 @@ int main(void) { return pal_off(41) == 42 ? 0 : 1; }
 `);
     execFileSync('clang', ['-O1', '-g', '-o', bin, src]);
     const offset = fileOffset(bin, 'pal_off');
-    expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: offset-test
-spec:
-  uprobes:
+    expect((await addPolicy(tracingPolicy('offset-test', `  uprobes:
   - path: ${bin}
     offsets: ["0x${offset.toString(16)}"]
     args:
     - index: 0
       type: int
-`)).stderr).toBe('');
+`))).stderr).toBe('');
     expect(spawnSync(bin).status).toBe(0);
     await agent.waitFor((e) => hookEvents(e, 'offset-test').length >= 1, 15_000, 'uprobe event by offset');
     const ev = hookEvents(agent.events(), 'offset-test')[0]!;
@@ -421,12 +394,7 @@ spec:
 int main(void) { int t = 0; for (int i = 19; i <= 23; i++) t += pal_double(i); return t == 210 ? 0 : 1; }
 `);
     execFileSync('clang', ['-O1', '-g', '-o', bin, src]);
-    expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: uretprobe-test
-spec:
-  uprobes:
+    expect((await addPolicy(tracingPolicy('uretprobe-test', `  uprobes:
   - path: ${bin}
     symbols: [pal_double]
     return: true
@@ -440,7 +408,7 @@ spec:
     - matchReturnArgs:
       - operator: Equal
         values: ["42", "46"]
-`)).stderr).toBe('');
+`))).stderr).toBe('');
     expect(spawnSync(bin).status).toBe(0);
     await agent.waitFor((e) => hookEvents(e, 'uretprobe-test').length >= 2, 15_000, 'uretprobe events');
     await new Promise((r) => setTimeout(r, 300)); // a third (wrong) event would have arrived by now
@@ -493,12 +461,7 @@ describe('kernel object arguments', () => {
   it('fd resolves a descriptor to its file path, and Prefix filters on it', async () => {
     const dir = join(work, 'fd-dir');
     execFileSync('mkdir', ['-p', dir]);
-    expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: fd-test
-spec:
-  tracepoints:
+    expect((await addPolicy(tracingPolicy('fd-test', `  tracepoints:
   - subsystem: syscalls
     event: sys_enter_write
     args:
@@ -507,7 +470,7 @@ spec:
     selectors:
     - matchArgs:
       - {index: 5, operator: Prefix, values: ["${dir}/"]}
-`)).stderr).toBe('');
+`))).stderr).toBe('');
     spawnSync('sh', ['-c', `printf 12345 > ${dir}/written; printf abc > ${work}/elsewhere`]);
     await agent.waitFor((e) => hookEvents(e, 'fd-test').length >= 1, 15_000, 'write event');
     await new Promise((r) => setTimeout(r, 300));
@@ -520,12 +483,7 @@ spec:
     const bin = join(work, 'pal-dataloc-true');
     copyFileSync('/usr/bin/true', bin);
     execFileSync('chmod', ['755', bin]);
-    expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: dataloc-test
-spec:
-  tracepoints:
+    expect((await addPolicy(tracingPolicy('dataloc-test', `  tracepoints:
   - subsystem: sched
     event: sched_process_exec
     args:
@@ -534,7 +492,7 @@ spec:
     selectors:
     - matchArgs:
       - {index: 4, operator: Equal, values: ["${bin}"]}
-`)).stderr).toBe('');
+`))).stderr).toBe('');
     const child = spawnSync(bin);
     expect(child.status).toBe(0);
     await agent.waitFor((e) => hookEvents(e, 'dataloc-test').length >= 1, 15_000, 'exec event');
@@ -547,12 +505,7 @@ spec:
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     try {
-      expect((await addPolicy(`apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: sock-test
-spec:
-  tracepoints:
+      expect((await addPolicy(tracingPolicy('sock-test', `  tracepoints:
   - subsystem: sock
     event: inet_sock_set_state
     raw: true
@@ -563,7 +516,7 @@ spec:
     - matchArgs:
       - {index: 0, operator: DPort, values: ["${port}"]}
       - {index: 2, operator: Equal, values: ["1"]}
-`)).stderr).toBe('');
+`))).stderr).toBe('');
       // async: the server lives in this process and must answer while the client runs
       await new Promise((r) => spawn('node', ['-e', `require('net').connect(${port}, '127.0.0.1').on('connect', function () { this.destroy(); })`]).on('exit', r));
       await agent.waitFor((e) => hookEvents(e, 'sock-test').length >= 1, 15_000, 'sock event');
@@ -588,31 +541,21 @@ describe('policies this kernel cannot run, and bad policies', () => {
     const marker = join(work, 'keep-marker');
     writeFileSync(marker, '');
     expect((await addPolicy(openPolicy('keeps-working', equalPath(marker)))).stderr).toBe('');
-    const kprobe = await addPolicy(`apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: kp
-spec:
-  kprobes:
+    const kprobe = await addPolicy(tracingPolicy('kp', `  kprobes:
   - call: security_file_permission
     syscall: false
     args:
     - index: 1
       type: int
-`);
+`));
     expect(kprobe.code).not.toBe(0);
     expect(kprobe.stderr).toContain(`${kprobe.file}:7:5 spec.kprobes[0]: needs kprobes or their fentry fallback, and this kernel has neither: kprobe: this kernel has no kprobe support (CONFIG_KPROBES unset)`);
-    const lsm = await addPolicy(`apiVersion: cilium.io/v1alpha1
-kind: TracingPolicy
-metadata:
-  name: lsm
-spec:
-  lsmhooks:
+    const lsm = await addPolicy(tracingPolicy('lsm', `  lsmhooks:
   - hook: file_open
     args:
     - index: 0
       type: int
-`);
+`));
     expect(lsm.code).not.toBe(0);
     expect(lsm.stderr).toContain(`${lsm.file}:7:5 spec.lsmhooks[0]: needs BPF LSM programs, which this kernel refuses: loading a minimal program against bpf_lsm_file_open failed: EPERM`);
     const missing = await addPolicy(openPolicy('missing-tp', '').replace('sys_enter_openat', 'sys_enter_nosuchcall').replace('    selectors:\n', ''));
