@@ -81,6 +81,16 @@ function registeredKprobes(): string {
   return readFileSync(list, 'utf8');
 }
 
+/** A kprobe on do_unlinkat with its int dfd argument; `selectors` is the YAML of its selectors list. */
+const unlinkPolicy = (name: string, selectors: string): string => policy(name, `  kprobes:
+  - call: do_unlinkat
+    syscall: false
+    args:
+    - index: 0
+      type: int
+    selectors:
+${selectors}`);
+
 /**
  * A return probe on do_unlinkat for this process, selected on the return value: an unlink that
  * succeeds posts nothing, one that fails with ENOENT posts the entry args and Tetragon's
@@ -179,14 +189,7 @@ describe('kprobes', () => {
 
   it('do_unlinkat: the int dfd arg is AT_FDCWD, only for the watched binary', async () => {
     const rm = tool('rm');
-    const r = await addPolicy(agent(), policy('kp-unlink', `  kprobes:
-  - call: do_unlinkat
-    syscall: false
-    args:
-    - index: 0
-      type: int
-    selectors:
-    - matchArgs:
+    const r = await addPolicy(agent(), unlinkPolicy('kp-unlink', `    - matchArgs:
       - index: 0
         operator: Equal
         values: ["-100"]
@@ -332,14 +335,7 @@ describe('kprobes', () => {
 
   it('Sigkill from a kprobe kills the process; the unlink itself completes', async () => {
     const rm = tool('rm');
-    const r = await addPolicy(agent(), policy('kp-kill', `  kprobes:
-  - call: do_unlinkat
-    syscall: false
-    args:
-    - index: 0
-      type: int
-    selectors:
-    - matchBinaries:
+    const r = await addPolicy(agent(), unlinkPolicy('kp-kill', `    - matchBinaries:
       - operator: In
         values: ["${rm.path}"]
       matchActions:
@@ -384,14 +380,7 @@ describe('kprobes', () => {
   });
 
   it('Override on a kprobe is refused with the reason, never reported as enforced while the call goes through', async () => {
-    const r = await addPolicy(agent(), policy('kp-override', `  kprobes:
-  - call: do_unlinkat
-    syscall: false
-    args:
-    - index: 0
-      type: int
-    selectors:
-    - matchActions:
+    const r = await addPolicy(agent(), unlinkPolicy('kp-override', `    - matchActions:
       - action: Override
         argError: -1
 `));
@@ -413,14 +402,7 @@ describe('kprobe policies on the fentry fallback (PALISADE_DISABLE_ATTACH=kprobe
   it('attaches do_unlinkat with fentry (no kprobe registered) and posts the same process_kprobe event', async () => {
     expect(agent().stderr()).toContain('disabled by PALISADE_DISABLE_ATTACH');
     const rm = tool('rm');
-    const r = await addPolicy(agent(), policy('fe-unlink', `  kprobes:
-  - call: do_unlinkat
-    syscall: false
-    args:
-    - index: 0
-      type: int
-    selectors:
-    - matchBinaries:
+    const r = await addPolicy(agent(), unlinkPolicy('fe-unlink', `    - matchBinaries:
       - operator: In
         values: ["${rm.path}"]
 `));
