@@ -285,16 +285,12 @@ export class Pipeline {
   private onHook(rec: number): void {
     const dv = this.dv;
     const hook = this.opts.hooks?.get(dv.getUint32(rec + HOOK.hook_id, true));
-    if (hook === undefined) {
-      this.counters.decodeErrors++;
+    if (hook === undefined || !hookRecordFits(dv, rec, hook)) {
+      this.counters.decodeErrors++; // an unknown hook, or a record that is not one of its
       return;
     }
     const proc = this.known(dv.getUint32(rec + HOOK.pid, true), rec + HOOK.start_boottime);
     if (proc === undefined) return;
-    if (!hookRecordFits(dv, rec, hook)) {
-      this.counters.decodeErrors++;
-      return;
-    }
     // The arguments stay in the record: the JSON writer renders them from there.
     this.emit(new HookEvent(hook, proc, this.opts.clock, this.drained, rec));
   }

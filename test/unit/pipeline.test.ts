@@ -208,6 +208,7 @@ describe('Pipeline', () => {
     expect(sink.lines).toHaveLength(2);
     expect(sink.json()[1]!.process_tracepoint.args).toEqual([{ string_arg: 'ok' }]);
     expect(p.counters.decodeErrors).toBe(3);
+    expect(p.counters.decoded).toBe(2); // the exec and the good one: a bad record is an error, not also decoded
   });
 
   it('reports kernel losses as an events_lost event with the count', () => {
