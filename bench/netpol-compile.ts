@@ -7,6 +7,8 @@
 // --maps (root): every compiled state is also written into the BPF maps of a loaded (unattached)
 // netpol datapath, and the times include that write: bulk = compile + load into empty maps,
 // change = compile + the incremental map update, i.e. a policy change until the kernel enforces it.
+// The maps have the agent's default sizes (65,536 entries each), or the next power of two that holds
+// a size's entries when they do not fit (the exact-key hash maps are preallocated at that size).
 import { performance } from 'node:perf_hooks';
 import { PolicyCompiler, RuleIds } from '../network/compile/index.js';
 import { NetworkDatapath } from '../network/datapath/datapath.js';
@@ -85,8 +87,14 @@ const sizes = arg('sizes', '10,1000,10000,50000').split(',').map(Number);
 const reps = Number(arg('reps', '40'));
 const bulkRuns = Number(arg('bulk-runs', '3'));
 const mix = arg('mix', 'mixed');
-const dp = process.argv.includes('--maps') ? NetworkDatapath.load({ maxPolicyEntries: 1 << 20, maxIpcache: 1 << 20 }) : null;
-if (dp) console.log('--maps: times include writing the BPF maps');
+const maps = process.argv.includes('--maps');
+if (maps) console.log('--maps: times include writing the BPF maps (sized by one untimed compile, which also warms up "first")');
+/** A datapath whose maps hold `state` (the agent's defaults when they do: 65,536 entries each). */
+function datapathFor(state: { policy: readonly unknown[]; ipcache: readonly unknown[] }): NetworkDatapath {
+  let size = 65536;
+  while (size < Math.max(state.policy.length, state.ipcache.length)) size *= 2;
+  return size === 65536 ? NetworkDatapath.load() : NetworkDatapath.load({ maxPolicyEntries: size, maxIpcache: size });
+}
 console.log(`mix ${mix}: ${mix === 'simple' ? 'one /32 and one TCP port per rule' : 'CIDR sets with except and 16-port ranges (ANY), selector ingress, CIDR denies'}`);
 // CPU time counts the collector's helper threads too; on a shared machine it is steadier than wall time.
 console.log(`rules  policies  parse       bulk: first  best        best cpu    entries  ipcache  change p50  change p95`);
@@ -101,6 +109,7 @@ for (const rules of sizes) {
   const bulkCpu: number[] = [];
   let c = new PolicyCompiler({ ruleIds: new RuleIds() });
   let state = c.state;
+  const dp = maps ? datapathFor(new PolicyCompiler({ ruleIds: new RuleIds() }).update({ workloads: workloads(), upsert: policies })) : null;
   for (let run = 0; run < bulkRuns; run++) {
     c = new PolicyCompiler({ ruleIds: new RuleIds() });
     dp?.apply(EMPTY_STATE);
@@ -124,5 +133,5 @@ for (const rules of sizes) {
   console.log(
     `${String(rules).padEnd(6)} ${String(count).padEnd(9)} ${ms(parseMs).padEnd(11)} ${ms(bulk[0]!).padEnd(12)} ${ms(Math.min(...bulk)).padEnd(11)} ${ms(Math.min(...bulkCpu)).padEnd(11)} ${String(state.policy.length).padEnd(8)} ${String(state.ipcache.length).padEnd(8)} ${ms(pct(changes, 50)).padEnd(11)} ${ms(pct(changes, 95))}`,
   );
+  dp?.close();
 }
-dp?.close();

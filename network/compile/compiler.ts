@@ -218,7 +218,7 @@ export class PolicyCompiler {
     unit.cidrs.forEach((u, c) => {
       const got = this.cidrs.acquire(c, u.prefix);
       u.id = got.id;
-      if (got.added) {
+      if (got.refs === 1) {
         pass.changedPrefixes.push(u.prefix);
         pass.ipcacheAdded.push(got.entry);
       }

@@ -57,19 +57,14 @@ type PolicyKeyFields = Pick<PolicyEntry, 'localId' | 'peerId' | 'proto' | 'port'
 /** The key's prefix length: 64 (L3), 72 + 8 (proto + pad) + portBits; 96 is an exact key. */
 export const policyPrefixLen = (e: PolicyKeyFields): number => (e.proto === null ? 64 : 80 + e.portBits);
 
-/** A DataView over a Buffer's bytes (the encoders write tens of thousands of entries: DataView stores
- *  compile to plain memory writes, Buffer's write methods check every argument). */
-const views = new WeakMap<Buffer, DataView>();
-function view(b: Buffer): DataView {
-  let v = views.get(b);
-  if (!v) views.set(b, (v = new DataView(b.buffer, b.byteOffset, b.byteLength)));
-  return v;
-}
+// The writers take a DataView: the encoders write tens of thousands of entries, DataView stores
+// compile to plain memory writes (and check bounds), Buffer's write methods check every argument.
+
+const viewOf = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 /** Writes the key of pal_np_ingress / pal_np_egress (or of their exact maps, prefixlen 96) for one
- *  PolicyEntry at b[at] (zeroed). */
-export function writePolicyKey(b: Buffer, at: number, e: PolicyKeyFields, v: DataView = view(b)): void {
-  if (at < 0 || at + NP_KEY.$size > b.length) throw new RangeError(`policy key at ${at} is outside the buffer`);
+ *  PolicyEntry at v[at] (zeroed). */
+export function writePolicyKey(v: DataView, at: number, e: PolicyKeyFields): void {
   v.setUint32(at + NP_KEY.local_id, e.localId >>> 0);
   v.setUint32(at + NP_KEY.peer_id, e.peerId >>> 0);
   if (e.proto !== null) {
@@ -87,7 +82,7 @@ export function writePolicyKey(b: Buffer, at: number, e: PolicyKeyFields, v: Dat
 
 export function encodePolicyKey(e: PolicyKeyFields): Buffer {
   const b = Buffer.alloc(NP_KEY.$size);
-  writePolicyKey(b, 0, e);
+  writePolicyKey(viewOf(b), 0, e);
   return b;
 }
 
@@ -100,25 +95,24 @@ function writeHalf(v: DataView, at: number, h: VerdictHalf): void {
   v.setUint8(at + NP_HALF.deny, h.deny ? 1 : 0);
 }
 
-/** Writes a pal_np_value at b[at] (zeroed). */
-export function writePolicyValue(b: Buffer, at: number, e: Pick<PolicyEntry, 'enf' | 'all'>, v: DataView = view(b)): void {
-  if (at < 0 || at + NP_VALUE.$size > b.length) throw new RangeError(`policy value at ${at} is outside the buffer`);
+/** Writes a pal_np_value at v[at] (zeroed). */
+export function writePolicyValue(v: DataView, at: number, e: Pick<PolicyEntry, 'enf' | 'all'>): void {
   writeHalf(v, at + NP_VALUE.enf, e.enf);
   writeHalf(v, at + NP_VALUE.all, e.all);
 }
 
 export function encodePolicyValue(e: Pick<PolicyEntry, 'enf' | 'all'>): Buffer {
   const b = Buffer.alloc(NP_VALUE.$size);
-  writePolicyValue(b, 0, e);
+  writePolicyValue(viewOf(b), 0, e);
   return b;
 }
 
 /** pal_np_ident at `at`. */
-export function writeIdent(b: Buffer, at: number, d: IdentityDefaults): void {
-  b.writeUInt8(d.ingressEnf ? 1 : 0, at + NP_IDENT.ingress_enf);
-  b.writeUInt8(d.ingressAll ? 1 : 0, at + NP_IDENT.ingress_all);
-  b.writeUInt8(d.egressEnf ? 1 : 0, at + NP_IDENT.egress_enf);
-  b.writeUInt8(d.egressAll ? 1 : 0, at + NP_IDENT.egress_all);
+export function writeIdent(v: DataView, at: number, d: IdentityDefaults): void {
+  v.setUint8(at + NP_IDENT.ingress_enf, d.ingressEnf ? 1 : 0);
+  v.setUint8(at + NP_IDENT.ingress_all, d.ingressAll ? 1 : 0);
+  v.setUint8(at + NP_IDENT.egress_enf, d.egressEnf ? 1 : 0);
+  v.setUint8(at + NP_IDENT.egress_all, d.egressAll ? 1 : 0);
 }
 
 const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
@@ -201,7 +195,7 @@ function v4Number(ip: string, end: number): number {
 
 /** Writes the key of pal_np_ipcache (or pal_np_ip_exact, prefixlen 128) for a canonical CIDR
  *  ("10.0.0.0/8", "fd00::/64", or a bare address) at b[at] (zeroed). */
-export function writeIpcacheKey(b: Buffer, at: number, cidr: string): void {
+export function writeIpcacheKey(v: DataView, at: number, cidr: string): void {
   const slash = cidr.indexOf('/');
   const end = slash < 0 ? cidr.length : slash;
   const v4 = cidr.indexOf(':') < 0;
@@ -210,23 +204,22 @@ export function writeIpcacheKey(b: Buffer, at: number, cidr: string): void {
   const prefix = v4 ? 96 + bits : bits;
   const n = v4 ? v4Number(cidr, end) : -1;
   if (n >= 0) {
-    b[at + NP_IP_KEY.addr + 10] = 0xff;
-    b[at + NP_IP_KEY.addr + 11] = 0xff;
+    v.setUint16(at + NP_IP_KEY.addr + 10, 0xffff);
     // zero the host bits so that equal CIDRs encode the same
-    b.writeUInt32BE(bits === 0 ? 0 : (n & (0xffffffff << (32 - bits))) >>> 0, at + NP_IP_KEY.addr + 12);
+    v.setUint32(at + NP_IP_KEY.addr + 12, bits === 0 ? 0 : (n & (0xffffffff << (32 - bits))) >>> 0);
   } else {
     const a = addrBytes(cidr.slice(0, end));
     for (let i = 0; i < 16; i++) {
       const keep = Math.max(0, Math.min(8, prefix - i * 8));
-      b[at + NP_IP_KEY.addr + i] = a[i]! & ((0xff << (8 - keep)) & 0xff);
+      v.setUint8(at + NP_IP_KEY.addr + i, a[i]! & ((0xff << (8 - keep)) & 0xff));
     }
   }
-  b.writeUInt32LE(prefix, at + NP_IP_KEY.prefixlen);
+  v.setUint32(at + NP_IP_KEY.prefixlen, prefix, true);
 }
 
 export function encodeIpcacheKey(cidr: string): Buffer {
   const b = Buffer.alloc(NP_IP_KEY.$size);
-  writeIpcacheKey(b, 0, cidr);
+  writeIpcacheKey(viewOf(b), 0, cidr);
   return b;
 }
 

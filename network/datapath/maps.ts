@@ -35,6 +35,7 @@ export interface ApplyStats {
  * most specific ones (upserts most specific first, deletes least specific first, across both).
  */
 const ROLES: readonly MapRole[] = ['ingressExact', 'ingress', 'egressExact', 'egress', 'idents', 'ipcacheExact', 'ipcache', 'cgroups'];
+const ROLE_INDEX = Object.fromEntries(ROLES.map((r, i) => [r, i])) as Record<MapRole, number>;
 
 const SIZES: Record<MapRole, [number, number]> = {
   ingress: [NP_KEY.$size, NP_VALUE.$size],
@@ -47,52 +48,63 @@ const SIZES: Record<MapRole, [number, number]> = {
   cgroups: [8, 4],
 };
 
-/** How one kind of state record maps to a map, its key's specificity, and its bytes. */
+/** How one kind of state record maps to a map and its bytes. */
 interface Codec<T> {
-  role(e: T): MapRole;
-  /** LPM prefix length (larger: more specific); 0 in hash maps. */
-  spec(e: T): number;
-  write(e: T, keys: Buffer, keyAt: number, values: Buffer, valueAt: number): void;
+  /** Its write-order bucket: the map (index in ROLES) and the key's LPM prefix length (0 in hash
+   *  maps), as role * SPECS + (SPECS - 1 - length), so that more specific keys sort first. */
+  bucket(e: T): number;
+  write(e: T, keys: DataView, keyAt: number, values: DataView, valueAt: number): void;
 }
 
+const SPECS = 130; // prefix lengths 0..128, and one to spare
 const POLICY_EXACT = 96;
 const IP_EXACT = 128;
 
+const bucketOf = (role: MapRole, spec: number): number => {
+  if (!(spec >= 0 && spec < SPECS)) throw new RangeError(`datapath state: a key of prefix length ${spec}`);
+  return ROLE_INDEX[role] * SPECS + (SPECS - 1 - spec);
+};
+const roleOf = (bucket: number): MapRole => ROLES[Math.floor(bucket / SPECS)]!;
+const specOf = (bucket: number): number => SPECS - 1 - (bucket % SPECS);
+
 const CODECS = {
   policy: {
-    role: (e: PolicyEntry): MapRole =>
-      policyPrefixLen(e) === POLICY_EXACT ? (e.dir === 'ingress' ? 'ingressExact' : 'egressExact') : e.dir,
-    spec: policyPrefixLen,
-    write: (e: PolicyEntry, kb: Buffer, k: number, vb: Buffer, v: number): void => {
-      writePolicyKey(kb, k, e);
-      writePolicyValue(vb, v, e);
+    bucket: (e: PolicyEntry): number => {
+      const spec = policyPrefixLen(e);
+      return bucketOf(spec === POLICY_EXACT ? (e.dir === 'ingress' ? 'ingressExact' : 'egressExact') : e.dir, spec);
+    },
+    write: (e: PolicyEntry, kv: DataView, k: number, vv: DataView, v: number): void => {
+      writePolicyKey(kv, k, e);
+      writePolicyValue(vv, v, e);
     },
   } satisfies Codec<PolicyEntry>,
   defaults: {
-    role: (): MapRole => 'idents',
-    spec: (): number => 0,
-    write: (d: IdentityDefaults, kb: Buffer, k: number, vb: Buffer, v: number): void => {
-      kb.writeUInt32LE(d.localId >>> 0, k);
-      writeIdent(vb, v, d);
+    bucket: (): number => bucketOf('idents', 0),
+    write: (d: IdentityDefaults, kv: DataView, k: number, vv: DataView, v: number): void => {
+      kv.setUint32(k, d.localId >>> 0, true);
+      writeIdent(vv, v, d);
     },
   } satisfies Codec<IdentityDefaults>,
   ipcache: {
-    role: (i: IpcacheEntry): MapRole => (ipcachePrefixLen(i.cidr) === IP_EXACT ? 'ipcacheExact' : 'ipcache'),
-    spec: (i: IpcacheEntry): number => ipcachePrefixLen(i.cidr),
-    write: (i: IpcacheEntry, kb: Buffer, k: number, vb: Buffer, v: number): void => {
-      writeIpcacheKey(kb, k, i.cidr);
-      vb.writeUInt32LE(i.identity >>> 0, v);
+    bucket: (i: IpcacheEntry): number => {
+      const spec = ipcachePrefixLen(i.cidr);
+      return bucketOf(spec === IP_EXACT ? 'ipcacheExact' : 'ipcache', spec);
+    },
+    write: (i: IpcacheEntry, kv: DataView, k: number, vv: DataView, v: number): void => {
+      writeIpcacheKey(kv, k, i.cidr);
+      vv.setUint32(v, i.identity >>> 0, true);
     },
   } satisfies Codec<IpcacheEntry>,
   cgroups: {
-    role: (): MapRole => 'cgroups',
-    spec: (): number => 0,
-    write: (c: CgroupEntry, kb: Buffer, k: number, vb: Buffer, v: number): void => {
-      kb.writeBigUInt64LE(c.cgroupId, k);
-      vb.writeUInt32LE(c.identity >>> 0, v);
+    bucket: (): number => bucketOf('cgroups', 0),
+    write: (c: CgroupEntry, kv: DataView, k: number, vv: DataView, v: number): void => {
+      kv.setBigUint64(k, c.cgroupId, true);
+      vv.setUint32(v, c.identity >>> 0, true);
     },
   } satisfies Codec<CgroupEntry>,
 };
+
+const dataView = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 /**
  * What one map gets: `count` upserts packed in `keys` / `values` (in write order: most specific
@@ -122,20 +134,15 @@ export class MapWrites {
 
 const EMPTY = Buffer.alloc(0);
 
-const SPECS = 130; // prefix lengths 0..128, and one to spare
-
 /**
  * Indices of `items` by role (in ROLES order), each role's run ordered most specific first: a
- * counting sort over (role, prefix length), with each item's role and spec computed once.
+ * counting sort over the items' buckets, each computed once.
  */
 function order<T>(items: readonly T[], codec: Codec<T>): { sorted: Int32Array; start: Int32Array } {
   const bucket = new Uint16Array(items.length);
   const counts = new Int32Array(ROLES.length * SPECS + 1);
   for (let i = 0; i < items.length; i++) {
-    const e = items[i]!;
-    const spec = codec.spec(e);
-    if (!(spec >= 0 && spec < SPECS)) throw new RangeError(`datapath state: a key of prefix length ${spec}`);
-    const b = ROLE_INDEX[codec.role(e)] * SPECS + (SPECS - 1 - spec);
+    const b = codec.bucket(items[i]!);
     bucket[i] = b;
     counts[b + 1]!++;
   }
@@ -147,7 +154,6 @@ function order<T>(items: readonly T[], codec: Codec<T>): { sorted: Int32Array; s
   return { sorted, start };
 }
 
-const ROLE_INDEX = Object.fromEntries(ROLES.map((r, i) => [r, i])) as Record<MapRole, number>;
 
 /**
  * The difference between two states, by object identity: the compiler never modifies a state it
@@ -180,7 +186,9 @@ export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, 
       w.count = n;
       w.keys = Buffer.alloc(n * w.ks);
       w.values = Buffer.alloc(n * w.vs);
-      for (let i = 0, at = start[ri]!; i < n; i++, at++) codec.write(added[sorted[at]!]!, w.keys, i * w.ks, w.values, i * w.vs);
+      const kv = dataView(w.keys);
+      const vv = dataView(w.values);
+      for (let i = 0, at = start[ri]!; i < n; i++, at++) codec.write(added[sorted[at]!]!, kv, i * w.ks, vv, i * w.vs);
       // one write per key: a second one would silently win in the kernel
       const index = new PackedKeyIndex(w.keys, w.ks, n);
       for (let i = 0; i < n; i++) {
@@ -191,15 +199,17 @@ export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, 
     }
     // deletes, unless an upsert replaces the key
     const scratch = Buffer.alloc(NP_KEY.$size + NP_VALUE.$size);
+    const sv = dataView(scratch);
     for (const e of removed) {
-      const r = codec.role(e);
+      const b = codec.bucket(e);
+      const r = roleOf(b);
       const w = diffs.get(r)!;
       scratch.fill(0);
-      codec.write(e, scratch, 0, scratch, w.ks);
+      codec.write(e, sv, 0, sv, w.ks);
       const hit = indexes.get(r)?.find(scratch) ?? -1;
       const old = Buffer.from(scratch.subarray(w.ks, w.ks + w.vs));
       if (hit >= 0) (w.old ??= new Array<Buffer | null>(w.count).fill(null))[hit] = old;
-      else w.deletes.push({ key: Buffer.from(scratch.subarray(0, w.ks)), spec: codec.spec(e), old });
+      else w.deletes.push({ key: Buffer.from(scratch.subarray(0, w.ks)), spec: specOf(b), old });
     }
   };
   const delta = to.policyDelta;

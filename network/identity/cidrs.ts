@@ -35,12 +35,13 @@ export class CidrIdentities {
   /** Ids in use, needed only once the counter has wrapped (before that every new id is unused). */
   private used: Set<number> | null = null;
 
-  /** `cidr` must be canonical (formatPrefix). Returns the identity, its ipcache entry and whether it is new. */
-  acquire(cidr: string, parsed?: Prefix): { id: number; added: boolean; prefix: Prefix; entry: IpcacheEntry } {
+  /** `cidr` must be canonical (formatPrefix). Returns the identity, new when its refs are 1 (no result
+   *  object per call: a bulk load acquires one per rule). */
+  acquire(cidr: string, parsed?: Prefix): CidrIdentity {
     const e = this.byCidr.get(cidr);
     if (e) {
       e.refs++;
-      return { id: e.id, added: false, prefix: e.prefix, entry: e.entry };
+      return e;
     }
     const prefix = parsed ?? parsePrefix(cidr);
     if (typeof prefix === 'string') throw new Error(`${cidr}: ${prefix}`);
@@ -50,7 +51,7 @@ export class CidrIdentities {
     this.entryList.push(identity.entry);
     this.slots.push(identity);
     this.pending.push(identity);
-    return { id, added: true, prefix, entry: identity.entry };
+    return identity;
   }
 
   /** Returns the identity when its last reference went away. */

@@ -45,8 +45,8 @@ describe('CIDR identities', () => {
   it('ids in the CIDR scope, refcounted', () => {
     const c = new CidrIdentities();
     const a = c.acquire('10.0.0.0/8');
-    expect(a).toMatchObject({ id: (ID.CIDR_SCOPE | 1) >>> 0, added: true });
-    expect(c.acquire('10.0.0.0/8')).toMatchObject({ id: a.id, added: false });
+    expect(a).toMatchObject({ id: (ID.CIDR_SCOPE | 1) >>> 0, refs: 1 });
+    expect(c.acquire('10.0.0.0/8')).toMatchObject({ id: a.id, refs: 2 });
     expect(c.release('10.0.0.0/8')).toBeUndefined();
     expect(c.release('10.0.0.0/8')?.prefix).toEqual(P('10.0.0.0/8'));
     expect(c.id('10.0.0.0/8')).toBeUndefined();
