@@ -1,7 +1,6 @@
 // The `observe` op of the local API: flows from the history ring that match the client's filter,
 // then (with follow) each new one as it is exported, as JSON lines. A client that reads too slowly
 // loses flows; the count reaches it as an events_lost line once it catches up.
-import type { Socket } from 'node:net';
 import { compileFlowFilter, type FlowFilterSpec, type FlowMatcher } from '../../network/flows/filter.js';
 import type { FlowHistory } from '../../network/flows/history.js';
 
@@ -19,8 +18,15 @@ export interface ObserveRequest {
 /** Bytes a follower may fall behind before its flows are dropped. */
 const FOLLOW_HIGH_WATER = 4 << 20;
 
-/** The output side of a connection: a net.Socket, or a stand-in in tests. */
-export type ObserveClient = Pick<Socket, 'write' | 'end' | 'on' | 'writableLength' | 'destroyed'>;
+/** The output side of a connection, what serveObserve uses of it: a net.Socket, or a stand-in in tests. */
+export interface ObserveClient {
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+  write(chunk: string): boolean;
+  end(): unknown;
+  end(chunk: string): unknown;
+  on(event: 'close', listener: () => void): unknown;
+}
 
 export function serveObserve(history: FlowHistory, req: ObserveRequest, client: ObserveClient): void {
   let match: FlowMatcher | undefined;

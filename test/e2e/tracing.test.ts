@@ -92,7 +92,7 @@ describe('tracepoint policies with in-kernel selectors', () => {
     for (let i = 0; i < 50; i++) openWith(sh, [`${dir}/other`, '/etc/hostname']);
     // The one process that matches both filters: two events.
     openWith(sh, [`${dir}/a`, `${dir}/other`, `${dir}/b`]);
-    const evs = await agent.waitFor((e) => hookEvents(e, 'prefix-bin').length >= 2, 15_000, 'prefix-bin events');
+    await agent.waitFor((e) => hookEvents(e, 'prefix-bin').length >= 2, 15_000, 'prefix-bin events');
     await new Promise((res) => setTimeout(res, 300));
     const got = hookEvents(agent.events(), 'prefix-bin');
     expect(got.map((b) => b.args[1].string_arg)).toEqual([`${dir}/a`, `${dir}/b`]);
@@ -186,7 +186,7 @@ ${op}`;
 `))).stderr).toBe('');
     expect(spawnSync('unshare', ['-m', '/usr/bin/dash', '-c', `: < ${marker}`]).status).toBe(0);
     openWith('/usr/bin/dash', [marker]);
-    const evs = await agent.waitFor((e) => hookEvents(e, 'ns-host').length >= 1, 15_000, 'ns event');
+    await agent.waitFor((e) => hookEvents(e, 'ns-host').length >= 1, 15_000, 'ns event');
     await new Promise((res) => setTimeout(res, 300));
     const got = hookEvents(agent.events(), 'ns-host');
     expect(got).toHaveLength(1);

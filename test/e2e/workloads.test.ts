@@ -80,7 +80,6 @@ function cleanupAll(): void {
 }
 
 let web: ChildProcess;
-let hostsvc: ChildProcess;
 
 beforeAll(async () => {
   sh('ip', ['netns', 'add', NETNS]);
@@ -93,7 +92,7 @@ beforeAll(async () => {
   mkdirSync(root + WEB, { recursive: true });
   mkdirSync(root + HOSTSVC, { recursive: true });
   web = await startIn(WEB, NETNS);
-  hostsvc = await startIn(HOSTSVC);
+  await startIn(HOSTSVC); // a host service: runs in its cgroup until cleanupAll
 });
 afterAll(cleanupAll);
 

@@ -198,7 +198,7 @@ describe('shipped example policies do what their comments say', () => {
     { cgroupId: 7n, cgroupPath: '/7', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' }, ips: ['10.9.0.7'] },
   ];
   const run = (file: string, src: number, dst: string, proto: number, port: number, marks = 0n): string => {
-    const { state } = compile(load(file), D, { ruleIds: new RuleIds(), markBits: () => 1n, namespaceLabels: (ns) => (ns === 'analytics' ? { team: 'analytics' } : {}) });
+    const { state } = compile(load(file), D, { ruleIds: new RuleIds(), markBits: () => 1n, namespaceLabels: (ns): Record<string, string> => (ns === 'analytics' ? { team: 'analytics' } : {}) });
     const s = D.find((w) => w.cgroupId === BigInt(src))!;
     const d = D.find((w) => w.ips[0] === dst);
     return new StateEvaluator(state).flow({ srcCgroup: s.cgroupId, srcIp: s.ips[0]!, dstCgroup: d?.cgroupId, dstIp: dst, proto, port, marks }).verdict;

@@ -30,7 +30,7 @@ describe('workload identities', () => {
   });
 
   it('selector labels carry the namespace and its labels', () => {
-    const ids = new WorkloadIdentities((ns) => (ns === 'prod' ? { team: 'core' } : {}));
+    const ids = new WorkloadIdentities((ns): Record<string, string> => (ns === 'prod' ? { team: 'core' } : {}));
     const i = ids.get(ids.acquire('prod', { app: 'web' }))!;
     expect(i.selectorLabels).toEqual({
       app: 'web',

@@ -175,7 +175,7 @@ describe('Pipeline', () => {
     vi.useFakeTimers();
     try {
       const { source, sink, hooks, p } = setup();
-      const info = { event: 'process_tracepoint', policyName: 'gone', hookJson: '"subsys":"s","event":"e"', label: 's/e', args: ['int'], message: '', tags: [], mode: 'enforce' } as const;
+      const info = { event: 'process_tracepoint', policyName: 'gone', hookJson: '"subsys":"s","event":"e"', label: 's/e', args: ['int'], message: '', tags: [] as string[], mode: 'enforce' } as const;
       const id = hooks.register({ ...info, args: [...info.args] });
       hooks.unregister(id);
       expect(hooks.register({ ...info, args: ['int'] })).not.toBe(id);
