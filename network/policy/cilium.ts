@@ -1,6 +1,6 @@
 // CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy spec (cilium.io/v2) into PolicySubjects.
 import type { Node } from 'yaml';
-import { readObj, type Ctx, type Item, type Obj } from '../../tracing/policy/reader.js';
+import { readEach, readObj, type Ctx, type Item, type Obj } from '../../tracing/policy/reader.js';
 import type { Direction } from '../model.js';
 import { parseCidrList, parseCidrSet, parseEntities } from './peers.js';
 import { parseCiliumToPorts, parseIcmps } from './ports.js';
@@ -52,19 +52,13 @@ interface RuleCtx {
 }
 
 function endpointSelectors(rc: RuleCtx, items: Item[]): Peer[] | undefined {
-  const out: Peer[] = [];
-  let ok = true;
-  for (const it of items) {
+  return readEach(items, (it): Peer | undefined => {
     const s = parseSelector(rc.ctx, it.node, it.path, 'cilium');
-    if (!s) {
-      ok = false;
-      continue;
-    }
+    if (!s) return undefined;
     // As in Cilium: a namespaced policy's peer selectors stay in its namespace unless they name one.
     const scoped = rc.namespace !== null && !hasKey(s, NAMESPACE_LABEL) ? and(s, inNamespace(NAMESPACE_LABEL, rc.namespace)) : s;
-    out.push({ kind: 'selector', selector: scoped });
-  }
-  return ok ? out : undefined;
+    return { kind: 'selector', selector: scoped };
+  });
 }
 
 function parseRule(rc: RuleCtx, it: Item, dir: Direction, verdict: 'allow' | 'deny'): NetRule | undefined {
@@ -102,14 +96,8 @@ function parseRule(rc: RuleCtx, it: Item, dir: Direction, verdict: 'allow' | 'de
 
 function parseRules(rc: RuleCtx, o: Obj, key: string, dir: Direction, verdict: 'allow' | 'deny'): { rules: NetRule[]; count: number; ok: boolean } {
   const items = o.seq(key) ?? [];
-  const rules: NetRule[] = [];
-  let ok = true;
-  for (const it of items) {
-    const r = parseRule(rc, it, dir, verdict);
-    if (r) rules.push(r);
-    else ok = false;
-  }
-  return { rules, count: items.length, ok };
+  const rules = readEach(items, (it) => parseRule(rc, it, dir, verdict));
+  return { rules: rules ?? [], count: items.length, ok: rules !== undefined };
 }
 
 export function parseCiliumSpec(ctx: Ctx, node: Node | null, path: string, namespace: string | null): PolicySubject | undefined {

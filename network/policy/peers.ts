@@ -1,7 +1,7 @@
 // Peers given by address (CIDRs with except) and by entity.
 import type { Node } from 'yaml';
 import { unknownValue } from '../../tracing/policy/errors.js';
-import { join, readObj, readStr, type Ctx, type Item } from '../../tracing/policy/reader.js';
+import { join, readEach, readObj, readStr, type Ctx, type Item } from '../../tracing/policy/reader.js';
 import { contains, formatPrefix, parsePrefix } from '../identity/cidr.js';
 import type { CidrPeer, Entity, Peer } from './types.js';
 
@@ -47,39 +47,25 @@ export function readCidrWithExcept(ctx: Ctx, o: { cidr: Node | null; cidrPath: s
 
 /** Cilium toCIDR / fromCIDR: a list of CIDR strings. */
 export function parseCidrList(ctx: Ctx, items: Item[]): Peer[] | undefined {
-  const out: Peer[] = [];
-  let ok = true;
-  for (const it of items) {
+  return readEach(items, (it): Peer | undefined => {
     const c = readCidr(ctx, it.node, it.path);
-    if (c === undefined) ok = false;
-    else out.push({ kind: 'cidr', cidr: { cidr: c, except: [] } });
-  }
-  return ok ? out : undefined;
+    return c === undefined ? undefined : { kind: 'cidr', cidr: { cidr: c, except: [] } };
+  });
 }
 
 /** Cilium toCIDRSet / fromCIDRSet: a list of {cidr, except}. */
 export function parseCidrSet(ctx: Ctx, items: Item[]): Peer[] | undefined {
-  const out: Peer[] = [];
-  let ok = true;
-  for (const it of items) {
+  return readEach(items, (it): Peer | undefined => {
     const o = readObj(ctx, it.node, it.path, ['cidr', 'except'], {
       cidrGroupRef: 'CiliumCIDRGroup resources are not implemented; list the CIDRs',
       cidrGroupSelector: 'CiliumCIDRGroup resources are not implemented; list the CIDRs',
     });
-    if (!o || o.rejectedKeys > 0) {
-      ok = false;
-      continue;
-    }
+    if (!o || o.rejectedKeys > 0) return undefined;
     const cf = o.value('cidr', true);
-    if (!cf) {
-      ok = false;
-      continue;
-    }
+    if (!cf) return undefined;
     const c = readCidrWithExcept(ctx, { cidr: cf.value, cidrPath: cf.path, except: o.seq('except') ?? [] });
-    if (c) out.push({ kind: 'cidr', cidr: c });
-    else ok = false;
-  }
-  return ok ? out : undefined;
+    return c && { kind: 'cidr', cidr: c };
+  });
 }
 
 /** NetworkPolicy ipBlock: {cidr, except}. */
@@ -93,21 +79,13 @@ export function parseIpBlock(ctx: Ctx, node: Node | null, path: string): Peer | 
 }
 
 export function parseEntities(ctx: Ctx, items: Item[]): Peer[] | undefined {
-  const out: Peer[] = [];
-  let ok = true;
-  for (const it of items) {
+  return readEach(items, (it): Peer | undefined => {
     const s = readStr(ctx, it.node, it.path, true);
-    if (s === undefined) {
-      ok = false;
-    } else if ((ENTITIES as readonly string[]).includes(s)) {
-      out.push({ kind: 'entity', entity: s as Entity });
-    } else if (CILIUM_ONLY_ENTITIES.includes(s)) {
+    if (s === undefined) return undefined;
+    if ((ENTITIES as readonly string[]).includes(s)) return { kind: 'entity', entity: s as Entity };
+    if (CILIUM_ONLY_ENTITIES.includes(s)) {
       ctx.error(it.node, it.path, `entity ${JSON.stringify(s)} is not supported by Palisade: expected one of ${ENTITIES.join(', ')}`);
-      ok = false;
-    } else {
-      ctx.error(it.node, it.path, unknownValue('entity', s, ENTITIES));
-      ok = false;
-    }
-  }
-  return ok ? out : undefined;
+    } else ctx.error(it.node, it.path, unknownValue('entity', s, ENTITIES));
+    return undefined;
+  });
 }

@@ -1,7 +1,7 @@
 // L4 matches: Cilium toPorts and icmps, NetworkPolicy ports.
 import { isScalar, type Node } from 'yaml';
 import { unknownValue } from '../../tracing/policy/errors.js';
-import { describe, join, readObj, type Ctx, type Item } from '../../tracing/policy/reader.js';
+import { describe, join, readEach, readObj, type Ctx, type Item } from '../../tracing/policy/reader.js';
 import type { IcmpMatch, L4Protocol, PortMatch } from './types.js';
 
 const CILIUM_PROTOCOLS = ['TCP', 'UDP', 'ANY'];
@@ -113,14 +113,7 @@ export function parseCiliumToPorts(ctx: Ctx, items: Item[]): PortMatch[] | undef
 
 /** NetworkPolicy ports; protocol defaults to TCP, a missing port means every port. */
 export function parseK8sPorts(ctx: Ctx, items: Item[]): PortMatch[] | undefined {
-  const out: PortMatch[] = [];
-  let ok = true;
-  for (const it of items) {
-    const m = readPortEntry(ctx, it, false);
-    if (m) out.push(m);
-    else ok = false;
-  }
-  return ok ? out : undefined;
+  return readEach(items, (it) => readPortEntry(ctx, it, false));
 }
 
 /** Cilium icmps: a list of {fields: [{family, type}]}; type is a number or Cilium's type name. */

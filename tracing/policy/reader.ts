@@ -227,6 +227,18 @@ export function readSeq(ctx: Ctx, node: Node | null, path: string): Item[] | und
   });
 }
 
+/** Reads every item, so that each bad one gets its error; the values in order, or undefined when any failed. */
+export function readEach<T>(items: readonly Item[], read: (it: Item) => T | undefined): T[] | undefined {
+  const out: T[] = [];
+  let ok = true;
+  for (const it of items) {
+    const v = read(it);
+    if (v === undefined) ok = false;
+    else out.push(v);
+  }
+  return ok ? out : undefined;
+}
+
 /**
  * Checks a mapping's keys. Unknown keys are errors with a suggestion; keys Tetragon knows but
  * Palisade does not implement are errors with the reason when they ask for something.

@@ -4,7 +4,7 @@
 import { isScalar, type Node } from 'yaml';
 import { didYouMean, formatPolicyError, unknownValue } from './errors.js';
 import { LIMITS } from './limits.js';
-import { Ctx, describe, join, limitedSeq, readObj, readStr, scalarText, type Item, type Obj } from './reader.js';
+import { Ctx, describe, join, limitedSeq, readEach, readObj, readStr, scalarText, type Item, type Obj } from './reader.js';
 import { parseActions } from './actions.js';
 import { CAPABILITIES, OPERATOR_SPELLINGS, operatorsFor, UNSUPPORTED_OPERATORS } from './schema.js';
 import {
@@ -95,16 +95,11 @@ function stringValues(ctx: Ctx, o: Obj, key: string, required: boolean): Array<{
 function scalarValues(ctx: Ctx, o: Obj, key: string, required: boolean): Array<{ text: string } & Item> | undefined {
   const items = o.seq(key, required);
   if (!items) return undefined;
-  const out: Array<{ text: string } & Item> = [];
-  let ok = true;
-  for (const it of items) {
-    if (isScalar(it.node) && it.node.value !== null && typeof it.node.value !== 'object') out.push({ ...it, text: scalarText(it.node) });
-    else {
-      ctx.error(it.node, it.path, `expected a value, got ${describe(it.node)}`);
-      ok = false;
-    }
-  }
-  return ok ? out : undefined;
+  return readEach(items, (it) => {
+    if (isScalar(it.node) && it.node.value !== null && typeof it.node.value !== 'object') return { ...it, text: scalarText(it.node) };
+    ctx.error(it.node, it.path, `expected a value, got ${describe(it.node)}`);
+    return undefined;
+  });
 }
 
 function parseArgFilter(ctx: Ctx, item: Item, hook: HookCtx | null, ret: boolean): ArgFilter | undefined {
