@@ -60,7 +60,8 @@ export const policyPrefixLen = (e: PolicyKeyFields): number => (e.proto === null
 // The writers take a DataView: the encoders write tens of thousands of entries, DataView stores
 // compile to plain memory writes (and check bounds), Buffer's write methods check every argument.
 
-const viewOf = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
+/** A DataView over exactly a Buffer's bytes (a pooled Buffer shares its ArrayBuffer). */
+export const viewOf = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 /** Writes the key of pal_np_ingress / pal_np_egress (or of their exact maps, prefixlen 96) for one
  *  PolicyEntry at v[at] (zeroed). */

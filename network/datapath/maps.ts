@@ -3,8 +3,8 @@
 import type { BpfMap } from '../../native/index.js';
 import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, PolicyEntry, PolicyMaps } from '../model.js';
 import {
-  ipcachePrefixLen, NP_IDENT, NP_IP_KEY, NP_KEY, NP_VALUE, policyPrefixLen, writeIdent, writeIpcacheKey, writePolicyKey,
-  writePolicyValue,
+  ipcachePrefixLen, NP_IDENT, NP_IP_KEY, NP_KEY, NP_VALUE, policyPrefixLen, viewOf, writeIdent, writeIpcacheKey,
+  writePolicyKey, writePolicyValue,
 } from './layout.js';
 import { PackedKeyIndex } from './key-index.js';
 
@@ -104,8 +104,6 @@ const CODECS = {
   } satisfies Codec<CgroupEntry>,
 };
 
-const dataView = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
-
 /**
  * What one map gets: `count` upserts packed in `keys` / `values` (in write order: most specific
  * first), each with the value it replaces (`old`, null for a new key), and deletes (least specific first).
@@ -186,8 +184,8 @@ export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, 
       w.count = n;
       w.keys = Buffer.alloc(n * w.ks);
       w.values = Buffer.alloc(n * w.vs);
-      const kv = dataView(w.keys);
-      const vv = dataView(w.values);
+      const kv = viewOf(w.keys);
+      const vv = viewOf(w.values);
       for (let i = 0, at = start[ri]!; i < n; i++, at++) codec.write(added[sorted[at]!]!, kv, i * w.ks, vv, i * w.vs);
       // one write per key: a second one would silently win in the kernel
       const index = new PackedKeyIndex(w.keys, w.ks, n);
@@ -199,7 +197,7 @@ export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, 
     }
     // deletes, unless an upsert replaces the key
     const scratch = Buffer.alloc(NP_KEY.$size + NP_VALUE.$size);
-    const sv = dataView(scratch);
+    const sv = viewOf(scratch);
     for (const e of removed) {
       const b = codec.bucket(e);
       const r = roleOf(b);

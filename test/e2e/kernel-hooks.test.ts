@@ -240,7 +240,7 @@ describe('kprobes', () => {
   });
 
   it('tcp_connect over loopback: one event for the connecting process', async () => {
-    // Palisade does not decode `sock` arguments yet: the struct sock pointer is read as a uint64.
+    // The struct sock pointer read as a plain uint64 (the next test decodes it as `sock`).
     const r = await addPolicy(agent(), policy('kp-connect', `  kprobes:
   - call: tcp_connect
     syscall: false
