@@ -428,6 +428,25 @@ except socket.timeout: print('nothing', flush=True)"`]);
     expect(sv[0]).toMatchObject({ verdict: 'FORWARDED', ruleId: 102, peerAddr: net.v6(1), peerId: C });
   });
 
+  it('a state too big for the maps: apply throws, and the kernel keeps the previous state', () => {
+    const small = NetworkDatapath.load({ maxPolicyEntries: 64 });
+    try {
+      const before = state([entry('egress', C, S, TCP, 8080, 16, allow(131))], [denyAll(C)]);
+      small.apply(before);
+      const key = (port: number): Buffer => encodePolicyKey({ localId: C, peerId: S, proto: TCP, port, portBits: 16 });
+      const held = small.maps.egressExact.lookup(key(8080));
+      expect(held).not.toBeNull();
+      // 100 exact entries into a preallocated hash map of 64
+      const big = state(Array.from({ length: 100 }, (_, i) => entry('egress', C, S, TCP, 1 + i, 16, allow(132))), [denyAll(C)]);
+      expect(() => small.apply(big)).toThrow();
+      expect(small.maps.egressExact.lookup(key(8080)), 'the old entry is back').toEqual(held);
+      for (const port of [1, 50, 100]) expect(small.maps.egressExact.lookup(key(port)), `port ${port} undone`).toBeNull();
+      expect(small.state).toBe(before);
+    } finally {
+      small.close();
+    }
+  });
+
   it('a full ring buffer loses records only with a count (np_stats and pal_stats lost_net)', async () => {
     const st = state([entry('egress', C, S, TCP, 8080, 16, allow(111))], [denyAll(C)]);
     dp.apply(st);
