@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { PolicyCompiler, RuleIds } from '../network/compile/index.js';
 import { NetworkDatapath } from '../network/datapath/datapath.js';
 import { EMPTY_STATE } from '../network/datapath/maps.js';
-import type { Workload } from '../network/model.js';
+import type { DatapathState, Workload } from '../network/model.js';
 import { parseNetworkPolicies, type NetPolicy } from '../network/policy/index.js';
 
 const RULES_PER_POLICY = 10;
@@ -90,7 +90,7 @@ const mix = arg('mix', 'mixed');
 const maps = process.argv.includes('--maps');
 if (maps) console.log('--maps: times include writing the BPF maps (sized by one untimed compile, which also warms up "first")');
 /** A datapath whose maps hold `state` (the agent's defaults when they do: 65,536 entries each). */
-function datapathFor(state: { policy: readonly unknown[]; ipcache: readonly unknown[] }): NetworkDatapath {
+function datapathFor(state: DatapathState): NetworkDatapath {
   let size = 65536;
   while (size < Math.max(state.policy.length, state.ipcache.length)) size *= 2;
   return size === 65536 ? NetworkDatapath.load() : NetworkDatapath.load({ maxPolicyEntries: size, maxIpcache: size });

@@ -195,7 +195,7 @@ function v4Number(ip: string, end: number): number {
 }
 
 /** Writes the key of pal_np_ipcache (or pal_np_ip_exact, prefixlen 128) for a canonical CIDR
- *  ("10.0.0.0/8", "fd00::/64", or a bare address) at b[at] (zeroed). */
+ *  ("10.0.0.0/8", "fd00::/64", or a bare address) at v[at] (zeroed). */
 export function writeIpcacheKey(v: DataView, at: number, cidr: string): void {
   const slash = cidr.indexOf('/');
   const end = slash < 0 ? cidr.length : slash;
