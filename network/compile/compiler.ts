@@ -139,6 +139,17 @@ export class PolicyCompiler {
     for (const u of built) removals.add(u.key);
     for (const key of removals) this.unload(key, pass);
     for (const unit of built) this.load(unit, pass);
+    // the new units took their references before the old ones gave theirs back: a prefix both name
+    // keeps its identity
+    const cidrChanges = this.cidrs.changes();
+    for (const c of cidrChanges.added) {
+      pass.changedPrefixes.push(c.prefix);
+      pass.ipcacheAdded.push(c.entry);
+    }
+    for (const c of cidrChanges.removed) {
+      pass.changedPrefixes.push(c.prefix);
+      pass.ipcacheRemoved.push(c.entry);
+    }
 
     // Policies loaded before this change whose peers or subjects depend on what came or went.
     if (pass.changedPrefixes.length > 0 && this.loaded.size > built.length) this.touchedByPrefixes(pass.changedPrefixes, pass.dirty);
@@ -175,9 +186,9 @@ export class PolicyCompiler {
   private build(policies: readonly NetPolicy[]): PolicyUnit[] {
     const built: PolicyUnit[] = [];
     try {
-      for (const p of policies) built.push(buildUnit(p, this.ruleIds, this.opts.markBits, this.opts.releaseMarks, (c) => this.cidrs.prefix(c)));
+      for (const p of policies) built.push(buildUnit(p, this.ruleIds, this.opts.markBits, this.opts.releaseMarks, this.cidrs));
     } catch (e) {
-      for (const u of built) this.releaseMarks(u);
+      for (const u of built) this.release(u);
       throw e;
     }
     return built;
@@ -201,28 +212,12 @@ export class PolicyCompiler {
     if (!l) return;
     this.setFootprint(l, new Map(), pass.dirtyGroups);
     this.setDefaults(l, new Map());
-    for (const c of l.unit.cidrs.keys()) {
-      const gone = this.cidrs.release(c);
-      if (gone) {
-        pass.changedPrefixes.push(gone.prefix);
-        pass.ipcacheRemoved.push(gone.entry);
-      }
-    }
     this.unindex(l);
-    this.releaseMarks(l.unit);
+    this.release(l.unit);
     this.loaded.delete(key);
   }
 
   private load(unit: PolicyUnit, pass: Pass): void {
-    // forEach: a for-of over entries makes a [key, value] array per entry
-    unit.cidrs.forEach((u, c) => {
-      const got = this.cidrs.acquire(c, u.prefix);
-      u.id = got.id;
-      if (got.refs === 1) {
-        pass.changedPrefixes.push(u.prefix);
-        pass.ipcacheAdded.push(got.entry);
-      }
-    });
     const l: Loaded = { unit, locals: [], footprint: new Map(), defaults: new Map() };
     this.loaded.set(unit.key, l);
     this.index(l);
@@ -293,7 +288,9 @@ export class PolicyCompiler {
     return this.ruleIds.info(id);
   }
 
-  private releaseMarks(u: PolicyUnit): void {
+  /** Gives back what a unit holds: its CIDR identities and its mark bits. */
+  private release(u: PolicyUnit): void {
+    for (const c of u.cidrs) this.cidrs.release(c);
     for (const b of u.binaries) this.opts.releaseMarks?.(b);
   }
 

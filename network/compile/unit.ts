@@ -1,6 +1,7 @@
 // A policy's compiled form that does not depend on which workloads or CIDRs exist: per subject, its
 // rules as atoms (rule id, mode, marks, L4 keys) with the peers still to resolve. Built once per add.
-import { canonicalV4Prefix, contains, memoPrefix, parsePrefix, type Prefix } from '../identity/cidr.js';
+import { contains, parsePrefix, type Prefix } from '../identity/cidr.js';
+import type { CidrIdentities, CidrIdentity } from '../identity/cidrs.js';
 import type { Entity, NetPolicy, NetRule, Peer, PolicySubject, Selector } from '../policy/types.js';
 import { policyKey } from '../policy/types.js';
 import type { Atom } from './fold.js';
@@ -10,15 +11,8 @@ import type { RuleIds } from './rule-ids.js';
 /** A peer with its prefixes parsed once, for the resolver. */
 export type PeerSpec =
   | { kind: 'selector'; selector: Selector }
-  | { kind: 'cidr'; cidr: string; prefix: Prefix; except: Prefix[]; ref: UnitCidr }
+  | { kind: 'cidr'; cidr: string; prefix: Prefix; except: Prefix[]; ref: CidrIdentity }
   | { kind: 'entity'; entity: Entity };
-
-/** A prefix the unit names, and its CIDR identity while the unit is loaded (set by the compiler's load:
- *  the unit holds a reference, so the id cannot change meanwhile). */
-export interface UnitCidr {
-  prefix: Prefix;
-  id: number;
-}
 
 export interface RuleAtom extends Atom {
   dir: 0 | 1;
@@ -36,8 +30,9 @@ export interface PolicyUnit {
   key: string;
   policy: NetPolicy;
   subjects: SubjectUnit[];
-  /** Every prefix the rules name (CIDRs and excepts), canonical, once each, with its parsed form. */
-  cidrs: Map<string, UnitCidr>;
+  /** The CIDR identities of every prefix the rules name (CIDRs and excepts), one reference per mention,
+   *  held from the build until the compiler unloads the unit (so their ids cannot change meanwhile). */
+  cidrs: CidrIdentity[];
   /** The CIDR peers (not excepts): the unit re-resolves when a prefix inside one comes or goes. */
   cidrPeers: Prefix[];
   /** A rule names the world entity: every CIDR identity is its peer. */
@@ -66,30 +61,31 @@ const V4_GUARD = '0.0.0.0/0';
 const NO_EXCEPT: Prefix[] = [];
 const V4_MAPPED_SPACE = parsePrefix('::ffff:0:0/96') as Prefix;
 
-/** `known` returns the parsed form of a prefix the caller already holds (parsing is the costly part). */
+/** Takes a reference on the CIDR identity of every prefix the policy names (given back by the
+ *  caller with releaseUnit, or here when the build fails). */
 export function buildUnit(
   policy: NetPolicy,
   ruleIds: RuleIds,
   markBits: MarkBits | undefined,
-  releaseMarks?: (b: string[]) => void,
-  known: (cidr: string) => Prefix | undefined = () => undefined,
+  releaseMarks: ((b: string[]) => void) | undefined,
+  identities: CidrIdentities,
 ): PolicyUnit {
   const key = policyKey(policy);
-  const cidrs = new Map<string, UnitCidr>();
+  const cidrs: CidrIdentity[] = [];
   const cidrPeers: Prefix[] = [];
   const binaries: string[][] = [];
   const ids: number[] = [];
   let usesWorld = false;
   let usesCluster = false;
-  const named = (cidr: string): UnitCidr => {
-    let u = cidrs.get(cidr);
-    if (!u) {
-      // IPv4 parses faster than a lookup among tens of thousands; the parser's memo has the others
-      const p = canonicalV4Prefix(cidr) ?? memoPrefix(cidr) ?? known(cidr) ?? (parsePrefix(cidr) as Prefix);
-      cidrs.set(cidr, (u = { prefix: p, id: 0 }));
-      if (!p.v4 && contains(p, V4_MAPPED_SPACE)) cidrs.set(V4_GUARD, { prefix: parsePrefix(V4_GUARD) as Prefix, id: 0 });
+  let guarded = false;
+  const named = (cidr: string): CidrIdentity => {
+    const c = identities.acquire(cidr);
+    cidrs.push(c);
+    if (!guarded && !c.prefix.v4 && contains(c.prefix, V4_MAPPED_SPACE)) {
+      guarded = true;
+      cidrs.push(identities.acquire(V4_GUARD));
     }
-    return u;
+    return c;
   };
   const prefix = (cidr: string): Prefix => named(cidr).prefix;
   const spec = (p: Peer): PeerSpec => {
@@ -126,6 +122,7 @@ export function buildUnit(
     return { key, policy, subjects, cidrs, cidrPeers, usesWorld, usesCluster, binaries, ruleIds: ids };
   } catch (e) {
     for (const b of binaries) releaseMarks?.(b);
+    for (const c of cidrs) identities.release(c);
     throw e;
   }
 }

@@ -3,7 +3,7 @@
 import type { BpfMap } from '../../native/index.js';
 import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, PolicyEntry, PolicyMaps } from '../model.js';
 import {
-  ipcachePrefixLen, NP_IDENT, NP_IP_KEY, NP_KEY, NP_VALUE, policyPrefixLen, viewOf, writeIdent, writeIpcacheKey,
+  NP_IDENT, NP_IP_KEY, NP_KEY, NP_VALUE, policyPrefixLen, viewOf, writeIdent, writeIpcacheKey,
   writePolicyKey, writePolicyValue,
 } from './layout.js';
 import { PackedKeyIndex } from './key-index.js';
@@ -50,56 +50,65 @@ const SIZES: Record<MapRole, [number, number]> = {
 
 /** How one kind of state record maps to a map and its bytes. */
 interface Codec<T> {
-  /** Its write-order bucket: the map (index in ROLES) and the key's LPM prefix length (0 in hash
-   *  maps), as role * SPECS + (SPECS - 1 - length), so that more specific keys sort first. */
-  bucket(e: T): number;
-  write(e: T, keys: DataView, keyAt: number, values: DataView, valueAt: number): void;
+  /** Key and value sizes: the same in every map the record can go to. */
+  ks: number;
+  vs: number;
+  /** Encodes the record at keys[keyAt] / values[valueAt] (zeroed) and returns its write-order
+   *  bucket: the map (index in ROLES) and the key's LPM prefix length (0 in hash maps), as
+   *  role * SPECS + (SPECS - 1 - length), so that more specific keys sort first. One call per record:
+   *  reading a record's fields is the costly part (tens of thousands of objects, scattered in the heap). */
+  write(e: T, keys: DataView, keyAt: number, values: DataView, valueAt: number): number;
 }
 
 const SPECS = 130; // prefix lengths 0..128, and one to spare
 const POLICY_EXACT = 96;
 const IP_EXACT = 128;
 
-const bucketOf = (role: MapRole, spec: number): number => {
+const bucketOf = (role: number, spec: number): number => {
   if (!(spec >= 0 && spec < SPECS)) throw new RangeError(`datapath state: a key of prefix length ${spec}`);
-  return ROLE_INDEX[role] * SPECS + (SPECS - 1 - spec);
+  return role * SPECS + (SPECS - 1 - spec);
 };
 const roleOf = (bucket: number): MapRole => ROLES[Math.floor(bucket / SPECS)]!;
 const specOf = (bucket: number): number => SPECS - 1 - (bucket % SPECS);
 
 const CODECS = {
   policy: {
-    bucket: (e: PolicyEntry): number => {
-      const spec = policyPrefixLen(e);
-      return bucketOf(spec === POLICY_EXACT ? (e.dir === 'ingress' ? 'ingressExact' : 'egressExact') : e.dir, spec);
-    },
-    write: (e: PolicyEntry, kv: DataView, k: number, vv: DataView, v: number): void => {
+    ks: NP_KEY.$size,
+    vs: NP_VALUE.$size,
+    write: (e: PolicyEntry, kv: DataView, k: number, vv: DataView, v: number): number => {
       writePolicyKey(kv, k, e);
       writePolicyValue(vv, v, e);
+      const spec = policyPrefixLen(e);
+      const ingress = e.dir === 'ingress';
+      return bucketOf(spec === POLICY_EXACT ? (ingress ? ROLE_INDEX.ingressExact : ROLE_INDEX.egressExact) : ingress ? ROLE_INDEX.ingress : ROLE_INDEX.egress, spec);
     },
   } satisfies Codec<PolicyEntry>,
   defaults: {
-    bucket: (): number => bucketOf('idents', 0),
-    write: (d: IdentityDefaults, kv: DataView, k: number, vv: DataView, v: number): void => {
+    ks: 4,
+    vs: NP_IDENT.$size,
+    write: (d: IdentityDefaults, kv: DataView, k: number, vv: DataView, v: number): number => {
       kv.setUint32(k, d.localId >>> 0, true);
       writeIdent(vv, v, d);
+      return bucketOf(ROLE_INDEX.idents, 0);
     },
   } satisfies Codec<IdentityDefaults>,
   ipcache: {
-    bucket: (i: IpcacheEntry): number => {
-      const spec = ipcachePrefixLen(i.cidr);
-      return bucketOf(spec === IP_EXACT ? 'ipcacheExact' : 'ipcache', spec);
-    },
-    write: (i: IpcacheEntry, kv: DataView, k: number, vv: DataView, v: number): void => {
+    ks: NP_IP_KEY.$size,
+    vs: 4,
+    write: (i: IpcacheEntry, kv: DataView, k: number, vv: DataView, v: number): number => {
       writeIpcacheKey(kv, k, i.cidr);
       vv.setUint32(v, i.identity >>> 0, true);
+      const spec = kv.getUint32(k + NP_IP_KEY.prefixlen, true);
+      return bucketOf(spec === IP_EXACT ? ROLE_INDEX.ipcacheExact : ROLE_INDEX.ipcache, spec);
     },
   } satisfies Codec<IpcacheEntry>,
   cgroups: {
-    bucket: (): number => bucketOf('cgroups', 0),
-    write: (c: CgroupEntry, kv: DataView, k: number, vv: DataView, v: number): void => {
+    ks: 8,
+    vs: 4,
+    write: (c: CgroupEntry, kv: DataView, k: number, vv: DataView, v: number): number => {
       kv.setBigUint64(k, c.cgroupId, true);
       vv.setUint32(v, c.identity >>> 0, true);
+      return bucketOf(ROLE_INDEX.cgroups, 0);
     },
   } satisfies Codec<CgroupEntry>,
 };
@@ -133,25 +142,50 @@ export class MapWrites {
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Indices of `items` by role (in ROLES order), each role's run ordered most specific first: a
- * counting sort over the items' buckets, each computed once.
+ * `items` encoded in write order: each record encoded once into staging buffers (in input order), then
+ * a counting sort over the buckets gives each role its run, most specific first. A run already in input
+ * order (a bulk load of one kind of key) is handed out without a copy.
  */
-function order<T>(items: readonly T[], codec: Codec<T>): { sorted: Int32Array; start: Int32Array } {
-  const bucket = new Uint16Array(items.length);
+function encode<T>(items: readonly T[], codec: Codec<T>, each: (role: number, keys: Buffer, values: Buffer, n: number) => void): void {
+  const n = items.length;
+  const { ks, vs } = codec;
+  const keys = Buffer.alloc(n * ks);
+  const values = Buffer.alloc(n * vs);
+  const kv = viewOf(keys);
+  const vv = viewOf(values);
+  const bucket = new Uint16Array(n);
   const counts = new Int32Array(ROLES.length * SPECS + 1);
-  for (let i = 0; i < items.length; i++) {
-    const b = codec.bucket(items[i]!);
+  for (let i = 0; i < n; i++) {
+    const b = codec.write(items[i]!, kv, i * ks, vv, i * vs);
     bucket[i] = b;
     counts[b + 1]!++;
   }
   for (let b = 1; b < counts.length; b++) counts[b]! += counts[b - 1]!;
   const start = new Int32Array(ROLES.length + 1);
   for (let r = 0; r <= ROLES.length; r++) start[r] = counts[r * SPECS]!;
-  const sorted = new Int32Array(items.length);
-  for (let i = 0; i < items.length; i++) sorted[counts[bucket[i]!]!++] = i;
-  return { sorted, start };
+  const sorted = new Int32Array(n);
+  for (let i = 0; i < n; i++) sorted[counts[bucket[i]!]!++] = i;
+  for (let r = 0; r < ROLES.length; r++) {
+    const from = start[r]!;
+    const count = start[r + 1]! - from;
+    if (count === 0) continue;
+    let inOrder = true;
+    for (let at = from + 1; at < from + count && inOrder; at++) inOrder = sorted[at] === sorted[at - 1]! + 1;
+    if (inOrder) {
+      const first = sorted[from]!;
+      each(r, keys.subarray(first * ks, (first + count) * ks), values.subarray(first * vs, (first + count) * vs), count);
+      continue;
+    }
+    const k = Buffer.alloc(count * ks);
+    const v = Buffer.alloc(count * vs);
+    for (let j = 0; j < count; j++) {
+      const i = sorted[from + j]!;
+      keys.copy(k, j * ks, i * ks, (i + 1) * ks);
+      values.copy(v, j * vs, i * vs, (i + 1) * vs);
+    }
+    each(r, k, v, count);
+  }
 }
-
 
 /**
  * The difference between two states, by object identity: the compiler never modifies a state it
@@ -175,18 +209,12 @@ export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, 
     }
     // upserts, packed in write order
     const indexes = new Map<MapRole, PackedKeyIndex>();
-    const { sorted, start } = order(added, codec);
-    for (let ri = 0; ri < ROLES.length; ri++) {
-      const n = start[ri + 1]! - start[ri]!;
-      if (n === 0) continue;
+    if (added.length > 0) encode(added, codec, (ri, keys, values, n) => {
       const r = ROLES[ri]!;
       const w = diffs.get(r)!;
       w.count = n;
-      w.keys = Buffer.alloc(n * w.ks);
-      w.values = Buffer.alloc(n * w.vs);
-      const kv = viewOf(w.keys);
-      const vv = viewOf(w.values);
-      for (let i = 0, at = start[ri]!; i < n; i++, at++) codec.write(added[sorted[at]!]!, kv, i * w.ks, vv, i * w.vs);
+      w.keys = keys;
+      w.values = values;
       // one write per key: a second one would silently win in the kernel
       const index = new PackedKeyIndex(w.keys, w.ks, n);
       for (let i = 0; i < n; i++) {
@@ -194,16 +222,15 @@ export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, 
         if (dup >= 0) throw new Error(`datapath state: two ${w.value(dup).equals(w.value(i)) ? 'entries' : 'different values'} for one ${r} key`);
       }
       indexes.set(r, index);
-    }
+    });
     // deletes, unless an upsert replaces the key
     const scratch = Buffer.alloc(NP_KEY.$size + NP_VALUE.$size);
     const sv = viewOf(scratch);
     for (const e of removed) {
-      const b = codec.bucket(e);
+      scratch.fill(0);
+      const b = codec.write(e, sv, 0, sv, codec.ks);
       const r = roleOf(b);
       const w = diffs.get(r)!;
-      scratch.fill(0);
-      codec.write(e, sv, 0, sv, w.ks);
       const hit = indexes.get(r)?.find(scratch) ?? -1;
       const old = Buffer.from(scratch.subarray(w.ks, w.ks + w.vs));
       if (hit >= 0) (w.old ??= new Array<Buffer | null>(w.count).fill(null))[hit] = old;

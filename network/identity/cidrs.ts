@@ -2,7 +2,7 @@
 // Because every such prefix is in the ipcache, the longest-prefix answer for an address tells exactly
 // which named CIDRs contain it: address A is inside CIDR C iff A's longest match P is inside C.
 import { ID, type IpcacheEntry } from '../model.js';
-import { contains, mask, parsePrefix, type Prefix } from './cidr.js';
+import { canonicalV4Prefix, contains, mask, parsePrefix, type Prefix } from './cidr.js';
 
 export interface CidrIdentity {
   id: number;
@@ -14,6 +14,8 @@ export interface CidrIdentity {
   refs: number;
   /** Where its entry sits in the entry list (kept without gaps by moving the last one in). */
   slot: number;
+  /** The changes() batch it was created in. */
+  batch: number;
 }
 
 const LAST = ID.CIDR_SCOPE - 1;
@@ -34,19 +36,25 @@ export class CidrIdentities {
   private next = 1;
   /** Ids in use, needed only once the counter has wrapped (before that every new id is unused). */
   private used: Set<number> | null = null;
+  /** Created and dropped since the last changes(). */
+  private created: CidrIdentity[] = [];
+  private dropped: CidrIdentity[] = [];
+  private batch = 0;
 
   /** `cidr` must be canonical (formatPrefix). Returns the identity, new when its refs are 1 (no result
-   *  object per call: a bulk load acquires one per rule). */
-  acquire(cidr: string, parsed?: Prefix): CidrIdentity {
+   *  object per call: a bulk load acquires one per rule). Parses only a prefix it does not know. */
+  acquire(cidr: string): CidrIdentity {
     const e = this.byCidr.get(cidr);
     if (e) {
       e.refs++;
       return e;
     }
-    const prefix = parsed ?? parsePrefix(cidr);
+    // IPv4 parses faster by hand than through the parser's memo of tens of thousands of texts
+    const prefix = canonicalV4Prefix(cidr) ?? parsePrefix(cidr);
     if (typeof prefix === 'string') throw new Error(`${cidr}: ${prefix}`);
     const id = this.allocate();
-    const identity: CidrIdentity = { id, cidr, prefix, entry: { cidr, identity: id }, refs: 1, slot: this.entryList.length };
+    const identity: CidrIdentity = { id, cidr, prefix, entry: { cidr, identity: id }, refs: 1, slot: this.entryList.length, batch: this.batch };
+    this.created.push(identity);
     this.byCidr.set(cidr, identity);
     this.entryList.push(identity.entry);
     this.slots.push(identity);
@@ -54,11 +62,12 @@ export class CidrIdentities {
     return identity;
   }
 
-  /** Returns the identity when its last reference went away. */
-  release(cidr: string): CidrIdentity | undefined {
-    const e = this.byCidr.get(cidr);
-    if (!e || --e.refs > 0) return undefined;
-    this.byCidr.delete(cidr);
+  /** Drops one reference (of an identity, or by its text). Returns the identity when it was the last. */
+  release(which: string | CidrIdentity): CidrIdentity | undefined {
+    const e = typeof which === 'string' ? this.byCidr.get(which) : which;
+    if (!e || e.refs === 0 || --e.refs > 0) return undefined;
+    this.byCidr.delete(e.cidr);
+    if (e.batch !== this.batch) this.dropped.push(e);
     this.used?.delete(e.id);
     const last = this.slots.pop()!;
     this.entryList.pop();
@@ -73,14 +82,19 @@ export class CidrIdentities {
     return e;
   }
 
+  /** The identities that came and went since the last call (one created and dropped in between is in
+   *  neither list). */
+  changes(): { added: CidrIdentity[]; removed: CidrIdentity[] } {
+    const out = { added: this.created.filter((e) => e.refs > 0), removed: this.dropped };
+    this.created = [];
+    this.dropped = [];
+    this.batch++;
+    return out;
+  }
+
   /** The ipcache entries of every CIDR identity (live: copy before keeping). */
   entries(): readonly IpcacheEntry[] {
     return this.entryList;
-  }
-
-  /** The parsed form of a known prefix. */
-  prefix(cidr: string): Prefix | undefined {
-    return this.byCidr.get(cidr)?.prefix;
   }
 
   id(cidr: string): number | undefined {

@@ -188,6 +188,32 @@ describe('incremental compile gives what a full compile gives', () => {
     const kept = before.policy.filter((e) => after.policy.includes(e));
     expect(kept.length).toBeGreaterThan(0);
   });
+
+  it('a replaced policy keeps the CIDR identities it still names; a refused one leaves none behind', () => {
+    const c = new PolicyCompiler({ ruleIds: new RuleIds() });
+    c.update({ workloads: W, upsert: [POLICIES[1]!] });
+    const before = c.state;
+    const ids = new Map(before.ipcache.map((e) => [e.cidr, e.identity]));
+    // same prefixes, other ports: only the policy entries change
+    const replaced = parse(cnp('b', `  endpointSelector: {matchLabels: {app: client}}
+  egress: [{toCIDRSet: [{cidr: 10.0.0.0/8, except: [10.0.9.0/24]}], toPorts: [{ports: [{port: "443", protocol: TCP}]}]}]
+`))[0]!;
+    const after = c.update({ upsert: [replaced] });
+    expect(after.ipcache).toBe(before.ipcache);
+    expect(after.ipcacheDelta).toBeUndefined();
+    expect(after.policy.some((e) => e.proto === PROTO.TCP && e.port === 443)).toBe(true);
+    // a policy refused at build time (binaries, no mark allocator) after naming a new prefix
+    const refused = parse(cnp('f', `  endpointSelector: {}
+  egress: [{toCIDR: [192.0.2.0/24]}, {toEntities: [world], binaries: [/usr/bin/curl]}]
+`))[0]!;
+    expect(() => c.update({ upsert: [refused] })).toThrow(/binaries need process marks/);
+    const next = c.update({ upsert: [parse(cnp('g', `  endpointSelector: {}
+  egress: [{toCIDR: [198.51.100.0/24]}]
+`))[0]!] });
+    expect(next.ipcache.map((e) => e.cidr)).not.toContain('192.0.2.0/24');
+    expect(next.ipcacheDelta?.added.map((e) => e.cidr)).toEqual(['198.51.100.0/24']);
+    for (const e of next.ipcache) if (ids.has(e.cidr)) expect(e.identity, e.cidr).toBe(ids.get(e.cidr));
+  });
 });
 
 describe('shipped example policies do what their comments say', () => {
