@@ -144,11 +144,11 @@ export class PolicyCompiler {
     const cidrChanges = this.cidrs.changes();
     for (const c of cidrChanges.added) {
       pass.changedPrefixes.push(c.prefix);
-      pass.ipcacheAdded.push(c.entry);
+      pass.ipcacheAdded.push(c);
     }
     for (const c of cidrChanges.removed) {
       pass.changedPrefixes.push(c.prefix);
-      pass.ipcacheRemoved.push(c.entry);
+      pass.ipcacheRemoved.push(c);
     }
 
     // Policies loaded before this change whose peers or subjects depend on what came or went.
@@ -353,13 +353,13 @@ export class PolicyCompiler {
     // one address, the common rule of a large policy set: only its own identity is inside; a literal
     // array holds one slot where pushing onto [] makes seventeen
     const p0 = peers[0];
-    if (peers.length === 1 && p0!.kind === 'cidr' && p0.prefix.bits === 128 && p0.except.length === 0) return [p0.ref.id];
+    if (peers.length === 1 && p0!.kind === 'cidr' && p0.prefix.bits === 128 && p0.except.length === 0) return [p0.ref.identity];
     const out: number[] = [];
     for (const p of peers) {
       if (p.kind === 'selector') {
         for (const i of this.idents.all()) if (matches(p.selector, i.selectorLabels)) out.push(i.id);
       } else if (p.kind === 'cidr') {
-        if (p.prefix.bits === 128 && p.except.length === 0) out.push(p.ref.id);
+        if (p.prefix.bits === 128 && p.except.length === 0) out.push(p.ref.identity);
         else this.cidrs.inside(p.prefix, p.except, out);
       } else if (p.entity === 'all') out.push(ID.ANY);
       else if (p.entity === 'host') out.push(ID.HOST);
@@ -368,7 +368,7 @@ export class PolicyCompiler {
         for (const i of this.idents.all()) out.push(i.id);
       } else {
         out.push(ID.WORLD);
-        for (const c of this.cidrs.all()) out.push(c.id);
+        for (const c of this.cidrs.all()) out.push(c.identity);
       }
     }
     return peers.length > 1 ? [...new Set(out)] : out;

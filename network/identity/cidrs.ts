@@ -4,12 +4,12 @@
 import { ID, type IpcacheEntry } from '../model.js';
 import { canonicalV4Prefix, contains, mask, parsePrefix, type Prefix } from './cidr.js';
 
-export interface CidrIdentity {
-  id: number;
-  cidr: string;
-  prefix: Prefix;
-  /** Its pal_np_ipcache entry, built once. */
-  entry: IpcacheEntry;
+/** Its own pal_np_ipcache entry (cidr, identity): states list the identity itself. */
+export interface CidrIdentity extends IpcacheEntry {
+  readonly cidr: string;
+  /** The id (ID.CIDR_SCOPE | n), as its ipcache entry names it. */
+  readonly identity: number;
+  readonly prefix: Prefix;
   /** Rule references. */
   refs: number;
   /** Where its entry sits in the entry list (kept without gaps by moving the last one in). */
@@ -30,8 +30,7 @@ export class CidrIdentities {
   private sorted: CidrIdentity[] = [];
   /** Added since the last sort (bulk loads sort once instead of inserting one by one). */
   private pending: CidrIdentity[] = [];
-  /** Every identity's ipcache entry, in no particular order: the ipcache is built by copying it. */
-  private readonly entryList: IpcacheEntry[] = [];
+  /** Every identity, in no particular order: the ipcache is built by copying it. */
   private readonly slots: CidrIdentity[] = [];
   private next = 1;
   /** Ids in use, needed only once the counter has wrapped (before that every new id is unused). */
@@ -53,10 +52,9 @@ export class CidrIdentities {
     const prefix = canonicalV4Prefix(cidr) ?? parsePrefix(cidr);
     if (typeof prefix === 'string') throw new Error(`${cidr}: ${prefix}`);
     const id = this.allocate();
-    const identity: CidrIdentity = { id, cidr, prefix, entry: { cidr, identity: id }, refs: 1, slot: this.entryList.length, batch: this.batch };
+    const identity: CidrIdentity = { cidr, identity: id, prefix, refs: 1, slot: this.slots.length, batch: this.batch };
     this.created.push(identity);
     this.byCidr.set(cidr, identity);
-    this.entryList.push(identity.entry);
     this.slots.push(identity);
     this.pending.push(identity);
     return identity;
@@ -68,13 +66,11 @@ export class CidrIdentities {
     if (!e || e.refs === 0 || --e.refs > 0) return undefined;
     this.byCidr.delete(e.cidr);
     if (e.batch !== this.batch) this.dropped.push(e);
-    this.used?.delete(e.id);
+    this.used?.delete(e.identity);
     const last = this.slots.pop()!;
-    this.entryList.pop();
     if (last !== e) {
       last.slot = e.slot;
       this.slots[e.slot] = last;
-      this.entryList[e.slot] = last.entry;
     }
     const sorted = this.all();
     const i = this.lowerBound(e.prefix);
@@ -92,13 +88,13 @@ export class CidrIdentities {
     return out;
   }
 
-  /** The ipcache entries of every CIDR identity (live: copy before keeping). */
-  entries(): readonly IpcacheEntry[] {
-    return this.entryList;
+  /** Every CIDR identity, each its ipcache entry (live: copy before keeping). */
+  entries(): readonly CidrIdentity[] {
+    return this.slots;
   }
 
   id(cidr: string): number | undefined {
-    return this.byCidr.get(cidr)?.id;
+    return this.byCidr.get(cidr)?.identity;
   }
 
   get size(): number {
@@ -125,7 +121,7 @@ export class CidrIdentities {
       if (c.prefix.v4 !== outer.v4) continue;
       let excluded = false;
       for (const e of except) if (contains(e, c.prefix)) excluded = true;
-      if (!excluded) out.push(c.id);
+      if (!excluded) out.push(c.identity);
     }
   }
 
@@ -143,7 +139,7 @@ export class CidrIdentities {
   private allocate(): number {
     for (let tries = 0; tries < LAST; tries++) {
       const n = this.next;
-      if (n >= LAST && this.used === null) this.used = new Set([...this.byCidr.values()].map((c) => c.id));
+      if (n >= LAST && this.used === null) this.used = new Set([...this.byCidr.values()].map((c) => c.identity));
       this.next = n >= LAST ? 1 : n + 1;
       const id = (ID.CIDR_SCOPE | n) >>> 0;
       if (this.used === null) return id;

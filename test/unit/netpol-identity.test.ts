@@ -45,8 +45,8 @@ describe('CIDR identities', () => {
   it('ids in the CIDR scope, refcounted', () => {
     const c = new CidrIdentities();
     const a = c.acquire('10.0.0.0/8');
-    expect(a).toMatchObject({ id: (ID.CIDR_SCOPE | 1) >>> 0, refs: 1 });
-    expect(c.acquire('10.0.0.0/8')).toMatchObject({ id: a.id, refs: 2 });
+    expect(a).toMatchObject({ identity: (ID.CIDR_SCOPE | 1) >>> 0, refs: 1 });
+    expect(c.acquire('10.0.0.0/8')).toMatchObject({ identity: a.identity, refs: 2 });
     expect(c.release('10.0.0.0/8')).toBeUndefined();
     expect(c.release('10.0.0.0/8')?.prefix).toEqual(P('10.0.0.0/8'));
     expect(c.id('10.0.0.0/8')).toBeUndefined();
@@ -57,7 +57,7 @@ describe('CIDR identities', () => {
     for (const s of ['10.0.0.0/8', '10.0.9.0/24', '10.0.9.128/25', '10.3.0.0/16', '11.0.0.0/8', '0.0.0.0/0', 'fd00::/64']) c.acquire(s);
     const out: number[] = [];
     c.inside(P('10.0.0.0/8'), [P('10.0.9.0/24')], out);
-    expect(out.map((id) => c.all().find((x) => x.id === id)!.cidr).sort()).toEqual(['10.0.0.0/8', '10.3.0.0/16']);
+    expect(out.map((id) => c.all().find((x) => x.identity === id)!.cidr).sort()).toEqual(['10.0.0.0/8', '10.3.0.0/16']);
     const all: number[] = [];
     c.inside(P('0.0.0.0/0'), [], all);
     expect(all).toHaveLength(6); // every IPv4 prefix, not the IPv6 one
@@ -95,10 +95,11 @@ describe('canonicalV4Prefix', () => {
 describe('ipcache', () => {
   it('workload addresses name their identity, host addresses HOST, every rule prefix its CIDR identity', () => {
     const c = new CidrIdentities();
-    const id8 = c.acquire('10.0.0.0/8').id;
+    const id8 = c.acquire('10.0.0.0/8').identity;
     c.acquire('10.1.0.10/32');
     const cache = buildIpcache(addressEntries(['192.168.1.1'], [{ ips: ['10.1.0.10', 'fd00::a'], identity: 300 }]), c);
-    expect(cache).toEqual([
+    // CIDR entries are the identities themselves: compare what the ipcache map gets
+    expect(cache.map(({ cidr, identity }) => ({ cidr, identity }))).toEqual([
       { cidr: '192.168.1.1/32', identity: ID.HOST },
       { cidr: '10.1.0.10/32', identity: 300 },
       { cidr: 'fd00::a/128', identity: 300 },
