@@ -4,6 +4,8 @@
 //
 //   npx tsc -p tsconfig.json && node --expose-gc dist/bench/netpol-compile.js [--sizes 10,1000,10000,50000] [--reps 40] [--bulk-runs 3] [--mix mixed|simple] [--maps]
 //
+// It runs under the agent's node options (bin/node-options), re-running itself with them if needed.
+//
 // --maps (root): every compiled state is also written into the BPF maps of a loaded (unattached)
 // netpol datapath, and the times include that write: bulk = compile + load into empty maps,
 // change = compile + the incremental map update, i.e. a policy change until the kernel enforces it.
@@ -15,6 +17,9 @@ import { NetworkDatapath } from '../network/datapath/datapath.js';
 import { EMPTY_STATE } from '../network/datapath/maps.js';
 import type { DatapathState, Workload } from '../network/model.js';
 import { parseNetworkPolicies, type NetPolicy } from '../network/policy/index.js';
+import { underAgentNodeOptions } from './agent-node.js';
+
+underAgentNodeOptions();
 
 const RULES_PER_POLICY = 10;
 const APPS = 20;

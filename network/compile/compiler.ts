@@ -11,7 +11,7 @@ import { WorkloadIdentities, type NamespaceLabels, type WorkloadIdentity } from 
 import { matches } from '../policy/selectors.js';
 import type { NetPolicy } from '../policy/types.js';
 import { EntryTable } from './entry-table.js';
-import { foldGroup, type Atom } from './fold.js';
+import { foldGroup, foldSingle, type Atom } from './fold.js';
 import { processRuleIds, type RuleIds } from './rule-ids.js';
 import { buildUnit, type MarkBits, type PeerSpec, type PolicyUnit, type RuleAtom } from './unit.js';
 
@@ -38,37 +38,65 @@ export interface Change {
 }
 
 const NO_ENTRIES: PolicyEntry[] = [];
-const NONE: never[] = [];
+
+/** What one policy brings to one group: its one atom there (the common case, no array), or several. */
+type Contribution = Atom | Atom[];
+
+const atomsOf = (c: Contribution): readonly Atom[] => (Array.isArray(c) ? c : [c]);
 
 /** One (direction, local, peer) key space. Few policies feed one group: parallel arrays beat a Map. */
 class Group {
-  // Most groups have one policy: arrays made by a literal hold exactly one slot, a push onto [] makes 17.
-  keys: string[] = NONE;
-  atoms: Array<readonly Atom[]> = NONE;
+  // Most groups have one policy: it is held in fields, the others in arrays made on demand.
+  key0: string | null = null;
+  c0: Contribution | null = null;
+  keys: string[] | null = null;
+  cs: Contribution[] | null = null;
   entries: PolicyEntry[] = NO_ENTRIES;
   /** In the current update's dirty list (a flag and a list: cheaper than a Set of every group). */
   dirty = false;
   constructor(readonly dir: 0 | 1, readonly local: number, readonly peer: number) {}
 
-  set(key: string, atoms: readonly Atom[]): void {
-    if (this.keys === NONE) {
-      this.keys = [key];
-      this.atoms = [atoms];
+  get empty(): boolean {
+    return this.key0 === null;
+  }
+
+  set(key: string, c: Contribution): void {
+    if (this.key0 === null || this.key0 === key) {
+      this.key0 = key;
+      this.c0 = c;
       return;
     }
-    const i = this.keys.indexOf(key);
-    if (i >= 0) this.atoms[i] = atoms;
+    const i = this.keys ? this.keys.indexOf(key) : -1;
+    if (i >= 0) this.cs![i] = c;
     else {
-      this.keys.push(key);
-      this.atoms.push(atoms);
+      (this.keys ??= []).push(key);
+      (this.cs ??= []).push(c);
     }
   }
 
   delete(key: string): void {
-    const i = this.keys.indexOf(key);
-    if (i < 0) return;
-    this.keys.splice(i, 1);
-    this.atoms.splice(i, 1);
+    if (this.key0 === key) {
+      // the next one moves up
+      this.key0 = this.keys?.shift() ?? null;
+      this.c0 = this.cs?.shift() ?? null;
+    } else {
+      const i = this.keys ? this.keys.indexOf(key) : -1;
+      if (i < 0) return;
+      this.keys!.splice(i, 1);
+      this.cs!.splice(i, 1);
+    }
+    if (this.keys?.length === 0) this.keys = this.cs = null;
+  }
+
+  /** The one atom of a group fed by one policy's one rule, or null. */
+  single(): Atom | null {
+    return this.keys === null && this.c0 !== null && !Array.isArray(this.c0) ? this.c0 : null;
+  }
+
+  contributions(): Array<readonly Atom[]> {
+    const out = this.c0 === null ? [] : [atomsOf(this.c0)];
+    for (const c of this.cs ?? []) out.push(atomsOf(c));
+    return out;
   }
 }
 
@@ -76,7 +104,7 @@ interface Loaded {
   unit: PolicyUnit;
   /** Workload identities each subject selects. */
   locals: number[][];
-  footprint: Map<Group, Atom[]>;
+  footprint: Map<Group, Contribution>;
   /** Per local identity: bit 0 ingress enf, 1 ingress all, 2 egress enf, 3 egress all. */
   defaults: Map<number, number>;
 }
@@ -225,14 +253,15 @@ export class PolicyCompiler {
   }
 
   private refold(g: Group): void {
-    if (g.keys.length === 0) {
+    if (g.empty) {
       const byPeer = this.groups[g.dir].get(g.local)!;
       byPeer.delete(g.peer);
       if (byPeer.size === 0) this.groups[g.dir].delete(g.local);
       this.entries.replace(g.entries, NO_ENTRIES);
       g.entries = NO_ENTRIES;
     } else {
-      const entries = foldGroup(DIRS[g.dir], g.local, g.peer, g.atoms);
+      const one = g.single();
+      const entries = one ? foldSingle(DIRS[g.dir], g.local, g.peer, one) : foldGroup(DIRS[g.dir], g.local, g.peer, g.contributions());
       this.entries.replace(g.entries, entries);
       g.entries = entries;
     }
@@ -348,12 +377,12 @@ export class PolicyCompiler {
     }
   }
 
-  private resolvePeers(peers: readonly PeerSpec[] | null): number[] {
-    if (peers === null) return [ID.ANY];
-    // one address, the common rule of a large policy set: only its own identity is inside; a literal
-    // array holds one slot where pushing onto [] makes seventeen
+  /** The peer identities of an atom: one as a number (the common rule of a large set: one address, its
+   *  own identity; no array), several as a list. */
+  private resolvePeers(peers: readonly PeerSpec[] | null): number | number[] {
+    if (peers === null) return ID.ANY;
     const p0 = peers[0];
-    if (peers.length === 1 && p0!.kind === 'cidr' && p0.prefix.bits === 128 && p0.except.length === 0) return [p0.ref.identity];
+    if (peers.length === 1 && p0!.kind === 'cidr' && p0.prefix.bits === 128 && p0.except.length === 0) return p0.ref.identity;
     const out: number[] = [];
     for (const p of peers) {
       if (p.kind === 'selector') {
@@ -375,9 +404,16 @@ export class PolicyCompiler {
   }
 
   private resolve(l: Loaded, dirtyGroups: Group[]): void {
-    const fp = new Map<Group, Atom[]>();
+    const fp = new Map<Group, Contribution>();
     const defaults = new Map<number, number>();
     const enforce = l.unit.policy.mode === 'enforce';
+    const add = (a: RuleAtom, local: number, peer: number): void => {
+      const g = this.group(a.dir, local, peer);
+      const had = fp.get(g);
+      if (had === undefined) fp.set(g, a);
+      else if (Array.isArray(had)) had.push(a);
+      else fp.set(g, [had, a]);
+    };
     l.locals = l.unit.subjects.map((s) => {
       const locals: number[] = [];
       for (const i of this.idents.all()) if (matches(s.subject.selector, i.selectorLabels)) locals.push(i.id);
@@ -388,12 +424,9 @@ export class PolicyCompiler {
         if (bits) defaults.set(local, (defaults.get(local) ?? 0) | bits);
         for (let ai = 0; ai < s.atoms.length; ai++) {
           const a: RuleAtom = s.atoms[ai]!;
-          for (const peer of peers[ai]!) {
-            const g = this.group(a.dir, local, peer);
-            const list = fp.get(g);
-            if (list) list.push(a);
-            else fp.set(g, [a]);
-          }
+          const ps = peers[ai]!;
+          if (typeof ps === 'number') add(a, local, ps);
+          else for (const peer of ps) add(a, local, peer);
         }
       }
       return locals;
@@ -410,7 +443,7 @@ export class PolicyCompiler {
     return g;
   }
 
-  private setFootprint(l: Loaded, next: Map<Group, Atom[]>, dirtyGroups: Group[]): void {
+  private setFootprint(l: Loaded, next: Map<Group, Contribution>, dirtyGroups: Group[]): void {
     const key = l.unit.key;
     const dirty = (g: Group): void => {
       if (g.dirty) return;
@@ -453,8 +486,9 @@ export class PolicyCompiler {
   }
 }
 
-function sameAtoms(a: readonly Atom[], b: readonly Atom[]): boolean {
-  if (a.length !== b.length) return false;
+function sameAtoms(a: Contribution, b: Contribution): boolean {
+  if (a === b) return true;
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }

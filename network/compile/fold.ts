@@ -66,8 +66,7 @@ function sameHalf(a: Half, b: Half): boolean {
  * key only needs its nearest present ancestor, which already holds everything above it.
  */
 export function foldGroup(dir: Direction, localId: number, peerId: number, contributions: ReadonlyArray<readonly Atom[]>): PolicyEntry[] {
-  // One rule alone: its keys never need each other (a split range is disjoint), so no merge and no fold.
-  if (contributions.length === 1 && contributions[0]!.length === 1) return single(dir, localId, peerId, contributions[0]![0]!);
+  if (contributions.length === 1 && contributions[0]!.length === 1) return foldSingle(dir, localId, peerId, contributions[0]![0]!);
   const raw = new Map<number, Built>();
   for (const atoms of contributions) {
     for (const a of atoms) {
@@ -110,7 +109,8 @@ function entry(dir: Direction, localId: number, peerId: number, k: number, share
   return { dir, localId, peerId, proto, port: proto === null ? 0 : keyPort(k), portBits: proto === null ? 0 : keyBits(k), enf, all: shared ? enf : new Half() };
 }
 
-function single(dir: Direction, localId: number, peerId: number, a: Atom): PolicyEntry[] {
+/** One rule alone: its keys never need each other (a split range is disjoint), so no merge and no fold. */
+export function foldSingle(dir: Direction, localId: number, peerId: number, a: Atom): PolicyEntry[] {
   const out: PolicyEntry[] = new Array<PolicyEntry>(a.l4.length);
   for (let i = 0; i < a.l4.length; i++) {
     const e = entry(dir, localId, peerId, a.l4[i]!, a.enforce);
