@@ -61,8 +61,8 @@ const V4_GUARD = '0.0.0.0/0';
 const NO_EXCEPT: Prefix[] = [];
 const V4_MAPPED_SPACE = parsePrefix('::ffff:0:0/96') as Prefix;
 
-/** Takes a reference on the CIDR identity of every prefix the policy names (given back by the
- *  caller with releaseUnit, or here when the build fails). */
+/** Takes a reference on the CIDR identity of every prefix the policy names (the compiler gives them
+ *  back when it unloads the unit; they are given back here when the build fails). */
 export function buildUnit(
   policy: NetPolicy,
   ruleIds: RuleIds,

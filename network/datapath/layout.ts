@@ -150,15 +150,6 @@ export function addrBytes(ip: string): Buffer {
   return b;
 }
 
-/** The key's prefix length for a canonical CIDR or a bare address: IPv4 96 + bits; 128 is exact. */
-export function ipcachePrefixLen(cidr: string): number {
-  const slash = cidr.indexOf('/');
-  const v4 = cidr.indexOf(':') < 0;
-  if (slash < 0) return 128;
-  const bits = digits(cidr, slash + 1);
-  return bits < 0 ? -1 : v4 ? 96 + bits : bits;
-}
-
 /** The decimal number in s[from..] (at most 3 digits), or -1. Number(s.slice()) costs ten times as much. */
 function digits(s: string, from: number): number {
   let n = 0;
