@@ -206,11 +206,16 @@ describe('incremental compile gives what a full compile gives', () => {
     const refused = parse(cnp('f', `  endpointSelector: {}
   egress: [{toCIDR: [192.0.2.0/24]}, {toEntities: [world], binaries: [/usr/bin/curl]}]
 `))[0]!;
-    expect(() => c.update({ upsert: [refused] })).toThrow(/binaries need process marks/);
+    // built after another new policy: that one's prefix goes back too
+    const before203 = parse(cnp('h', `  endpointSelector: {}
+  egress: [{toCIDR: [203.0.113.0/24]}]
+`))[0]!;
+    expect(() => c.update({ upsert: [before203, refused] })).toThrow(/binaries need process marks/);
     const next = c.update({ upsert: [parse(cnp('g', `  endpointSelector: {}
   egress: [{toCIDR: [198.51.100.0/24]}]
 `))[0]!] });
     expect(next.ipcache.map((e) => e.cidr)).not.toContain('192.0.2.0/24');
+    expect(next.ipcache.map((e) => e.cidr)).not.toContain('203.0.113.0/24');
     expect(next.ipcacheDelta?.added.map((e) => e.cidr)).toEqual(['198.51.100.0/24']);
     for (const e of next.ipcache) if (ids.has(e.cidr)) expect(e.identity, e.cidr).toBe(ids.get(e.cidr));
   });

@@ -143,8 +143,11 @@ describe('PolicyMaps.apply', () => {
   }
 
   it('writes policy most specific first (exact keys in the hash maps), then defaults, ipcache, cgroups; deletes in reverse', () => {
-    const { log, pm } = setup(false);
+    const { log, maps, pm } = setup(false);
     pm.apply(EMPTY_STATE, { ...A, ipcache: [...A.ipcache, { cidr: '10.1.2.3/32', identity: 300 }] });
+    // the exact entries are not next to each other in the state (its 2nd and 4th): each key keeps its own value
+    const exact = (maps.egressExact as unknown as { data: Map<string, Buffer> }).data;
+    for (const x of [A.policy[1]!, A.policy[3]!]) expect(exact.get(encodePolicyKey(x).toString('hex'))).toEqual(encodePolicyValue(x));
     const kinds = log.map((l) => l.split(' ')[0]);
     expect(kinds).toEqual(['ingress', 'egressExact', 'egressExact', 'egress', 'idents', 'ipcacheExact', 'ipcache', 'cgroups']);
     expect(log[1]).toContain('egressExact put 60000000'); // /96 before /64
