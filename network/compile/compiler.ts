@@ -4,8 +4,8 @@
 // went) and refolds only the groups whose contributions changed.
 import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, PolicyEntry, RuleInfo, Workload } from '../model.js';
 import { ID } from '../model.js';
-import { mask, type Prefix } from '../identity/cidr.js';
-import { CidrIdentities } from '../identity/cidrs.js';
+import { mask } from '../identity/cidr.js';
+import { CidrIdentities, type CidrIdentity } from '../identity/cidrs.js';
 import { addressEntries, buildIpcache } from '../identity/ipcache.js';
 import { WorkloadIdentities, type NamespaceLabels, type WorkloadIdentity } from '../identity/workloads.js';
 import { matches } from '../policy/selectors.js';
@@ -118,10 +118,6 @@ interface Pass {
   /** Groups whose contributions changed: to fold again (add with markDirty). */
   dirtyGroups: Group[];
   changedIdentities: WorkloadIdentity[];
-  changedPrefixes: Prefix[];
-  /** Ipcache entries of the CIDR identities that came and went. */
-  ipcacheAdded: IpcacheEntry[];
-  ipcacheRemoved: IpcacheEntry[];
 }
 
 export class PolicyCompiler {
@@ -161,7 +157,7 @@ export class PolicyCompiler {
     this.defaultDenyMemo.clear();
     this.sortedKeys = null;
     const built = this.build(change.upsert ?? []);
-    const pass: Pass = { dirty: new Set(), dirtyGroups: [], changedIdentities: [], changedPrefixes: [], ipcacheAdded: [], ipcacheRemoved: [] };
+    const pass: Pass = { dirty: new Set(), dirtyGroups: [], changedIdentities: [] };
     if (change.workloads) this.setWorkloads(change.workloads, pass);
     const removals = new Set(change.remove ?? []);
     for (const u of built) removals.add(u.key);
@@ -169,18 +165,11 @@ export class PolicyCompiler {
     for (const unit of built) this.load(unit, pass);
     // the new units took their references before the old ones gave theirs back: a prefix both name
     // keeps its identity
-    const cidrChanges = this.cidrs.changes();
-    for (const c of cidrChanges.added) {
-      pass.changedPrefixes.push(c.prefix);
-      pass.ipcacheAdded.push(c);
-    }
-    for (const c of cidrChanges.removed) {
-      pass.changedPrefixes.push(c.prefix);
-      pass.ipcacheRemoved.push(c);
-    }
+    const cidrs = this.cidrs.changes();
+    const cidrsChanged = cidrs.added.length > 0 || cidrs.removed.length > 0;
 
     // Policies loaded before this change whose peers or subjects depend on what came or went.
-    if (pass.changedPrefixes.length > 0 && this.loaded.size > built.length) this.touchedByPrefixes(pass.changedPrefixes, pass.dirty);
+    if (cidrsChanged && this.loaded.size > built.length) this.touchedByPrefixes([...cidrs.added, ...cidrs.removed], pass.dirty);
     if (pass.changedIdentities.length > 0) {
       for (const l of this.loaded.values()) if (!pass.dirty.has(l) && this.touchedByIdentities(l.unit, pass.changedIdentities)) pass.dirty.add(l);
     }
@@ -199,11 +188,11 @@ export class PolicyCompiler {
     }
     if (pass.dirty.size > 0 || removals.size > 0 || change.workloads) next.defaults = this.collectDefaults();
     delete next.ipcacheDelta;
-    if (change.workloads || pass.changedPrefixes.length > 0) next.ipcache = buildIpcache(this.addresses, this.cidrs);
-    if (!change.workloads && pass.changedPrefixes.length > 0) {
+    if (change.workloads || cidrsChanged) next.ipcache = buildIpcache(this.addresses, this.cidrs);
+    if (!change.workloads && cidrsChanged) {
       // the addresses stayed: only CIDR entries came or went (those equal to an address are not in the ipcache)
       const listed = (e: IpcacheEntry): boolean => !this.addressCidrs.has(e.cidr);
-      next.ipcacheDelta = { base: new WeakRef(this.current), added: pass.ipcacheAdded.filter(listed), removed: pass.ipcacheRemoved.filter(listed) };
+      next.ipcacheDelta = { base: new WeakRef(this.current), added: cidrs.added.filter(listed), removed: cidrs.removed.filter(listed) };
     }
     if (change.workloads) next.cgroups = this.workloads.map((w, i): CgroupEntry => ({ cgroupId: w.cgroupId, identity: this.workloadIds[i]! }));
     this.current = next;
@@ -336,17 +325,17 @@ export class PolicyCompiler {
     return false;
   }
 
-  /** Units whose CIDR peers contain a changed prefix (found by looking up the prefix's ancestors), and world users. */
-  private touchedByPrefixes(changed: readonly Prefix[], dirty: Set<Loaded>): void {
+  /** Units whose CIDR peers contain a prefix that came or went (found by looking up the prefix's ancestors), and world users. */
+  private touchedByPrefixes(changed: readonly CidrIdentity[], dirty: Set<Loaded>): void {
     for (const l of this.worldUsers) dirty.add(l);
     if (!this.cidrIndexBuilt) {
       this.cidrIndexBuilt = true;
       for (const l of this.loaded.values()) this.index(l);
     }
-    for (const c of changed) {
+    for (const { prefix } of changed) {
       for (const [bits, byAddr] of this.cidrIndex) {
-        if (bits > c.bits) continue;
-        const users = byAddr.get(c.addr & mask(bits));
+        if (bits > prefix.bits) continue;
+        const users = byAddr.get(prefix.addr & mask(bits));
         if (users) for (const l of users) dirty.add(l);
       }
     }

@@ -37,17 +37,6 @@ export interface ApplyStats {
 const ROLES: readonly MapRole[] = ['ingressExact', 'ingress', 'egressExact', 'egress', 'idents', 'ipcacheExact', 'ipcache', 'cgroups'];
 const ROLE_INDEX = Object.fromEntries(ROLES.map((r, i) => [r, i])) as Record<MapRole, number>;
 
-const SIZES: Record<MapRole, [number, number]> = {
-  ingress: [NP_KEY.$size, NP_VALUE.$size],
-  ingressExact: [NP_KEY.$size, NP_VALUE.$size],
-  egress: [NP_KEY.$size, NP_VALUE.$size],
-  egressExact: [NP_KEY.$size, NP_VALUE.$size],
-  idents: [4, NP_IDENT.$size],
-  ipcache: [NP_IP_KEY.$size, 4],
-  ipcacheExact: [NP_IP_KEY.$size, 4],
-  cgroups: [8, 4],
-};
-
 /** How one kind of state record maps to a map and its bytes. */
 interface Codec<T> {
   /** Key and value sizes: the same in every map the record can go to. */
@@ -111,6 +100,18 @@ const CODECS = {
       return bucketOf(ROLE_INDEX.cgroups, 0);
     },
   } satisfies Codec<CgroupEntry>,
+};
+
+/** The kind of record each map holds: its key and value sizes are that codec's. */
+const HOLDS: Record<MapRole, { ks: number; vs: number }> = {
+  ingress: CODECS.policy,
+  ingressExact: CODECS.policy,
+  egress: CODECS.policy,
+  egressExact: CODECS.policy,
+  idents: CODECS.defaults,
+  ipcache: CODECS.ipcache,
+  ipcacheExact: CODECS.ipcache,
+  cgroups: CODECS.cgroups,
 };
 
 /**
@@ -194,7 +195,7 @@ function encode<T>(items: readonly T[], codec: Codec<T>, each: (role: number, ke
  * by another with the same key becomes one upsert; equal bytes, none.
  */
 export function stateDiff(from: DatapathState, to: DatapathState): Map<MapRole, MapWrites> {
-  const diffs = new Map<MapRole, MapWrites>(ROLES.map((r) => [r, new MapWrites(...SIZES[r])]));
+  const diffs = new Map<MapRole, MapWrites>(ROLES.map((r) => [r, new MapWrites(HOLDS[r].ks, HOLDS[r].vs)]));
   // a: entries before, b: after; entries in both are unchanged (only the changed ones are passed when
   // the compiler gave a delta: then the two lists are disjoint)
   const part = <T extends object>(a: readonly T[], b: readonly T[], codec: Codec<T>, disjoint: boolean): void => {
