@@ -91,15 +91,21 @@ static __always_inline bool np_is_v4mapped(const __u32 a[4])
 	return a[0] == 0 && a[1] == 0 && a[2] == bpf_htonl(0xffff);
 }
 
+/* An exact-key hash map first, then the LPM trie beside it, which never holds the exact keys. */
+static __always_inline void *np_lookup(void *exact, void *trie, const void *key)
+{
+	void *v = bpf_map_lookup_elem(exact, key);
+
+	return v ? v : bpf_map_lookup_elem(trie, key);
+}
+
 static __always_inline __u32 np_identity_of(const __u32 addr[4])
 {
 	struct pal_np_ip_key k = { .prefixlen = 128 };
 	__u32 *id;
 
 	__builtin_memcpy(k.addr, addr, 16);
-	id = bpf_map_lookup_elem(&pal_np_ip_exact, &k);
-	if (!id)
-		id = bpf_map_lookup_elem(&pal_np_ipcache, &k);
+	id = np_lookup(&pal_np_ip_exact, &pal_np_ipcache, &k);
 	return id ? *id : PAL_ID_WORLD;
 }
 
@@ -145,17 +151,13 @@ static __always_inline void np_evaluate(struct np_query *q)
 	bool enf_deny = false, all_deny = false, enf_ok, all_ok;
 	__u32 enf_rule, all_rule;
 
-	a = bpf_map_lookup_elem(exact, &k);
-	if (!a)
-		a = bpf_map_lookup_elem(map, &k);
+	a = np_lookup(exact, map, &k);
 	k.peer_id = bpf_htonl(PAL_ID_ANY);
-	b = bpf_map_lookup_elem(exact, &k);
-	if (!b)
-		b = bpf_map_lookup_elem(map, &k);
+	b = np_lookup(exact, map, &k);
 	d = bpf_map_lookup_elem(&pal_np_idents, &q->local_id);
 	if (d) {
-		enf_deny = q->dir == PAL_NP_EGRESS ? d->egress_enf : d->ingress_enf;
-		all_deny = q->dir == PAL_NP_EGRESS ? d->egress_all : d->ingress_all;
+		enf_deny = eg ? d->egress_enf : d->ingress_enf;
+		all_deny = eg ? d->egress_all : d->ingress_all;
 	}
 	enf_ok = np_half(a ? &a->enf : NULL, b ? &b->enf : NULL, q->marks, enf_deny, &enf_rule);
 	all_ok = np_half(a ? &a->all : NULL, b ? &b->all : NULL, q->marks, all_deny, &all_rule);
