@@ -67,11 +67,6 @@ export const mask = (bits: number): bigint => MASKS[bits]!;
 const memo = new Map<string, Prefix>();
 const MEMO_LIMIT = 200_000;
 
-/** The prefix of a canonical text parsed before, if the memo still has it (one lookup, no parsing). */
-export function memoPrefix(text: string): Prefix | undefined {
-  return memo.get(text);
-}
-
 /**
  * A canonical IPv4 prefix ("10.1.2.0/24") parsed by hand, or undefined for anything else (IPv6, host
  * bits, leading zeros...): cheaper than a lookup in a memo of tens of thousands of texts.
