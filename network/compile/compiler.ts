@@ -371,14 +371,14 @@ export class PolicyCompiler {
   private resolvePeers(peers: readonly PeerSpec[] | null): number | number[] {
     if (peers === null) return ID.ANY;
     const p0 = peers[0];
-    if (peers.length === 1 && p0!.kind === 'cidr' && p0.prefix.bits === 128 && p0.except.length === 0) return p0.ref.identity;
+    if (peers.length === 1 && p0!.kind === 'cidr' && p0.ref.prefix.bits === 128 && p0.except.length === 0) return p0.ref.identity;
     const out: number[] = [];
     for (const p of peers) {
       if (p.kind === 'selector') {
         for (const i of this.idents.all()) if (matches(p.selector, i.selectorLabels)) out.push(i.id);
       } else if (p.kind === 'cidr') {
-        if (p.prefix.bits === 128 && p.except.length === 0) out.push(p.ref.identity);
-        else this.cidrs.inside(p.prefix, p.except, out);
+        if (p.ref.prefix.bits === 128 && p.except.length === 0) out.push(p.ref.identity);
+        else this.cidrs.inside(p.ref.prefix, p.except, out);
       } else if (p.entity === 'all') out.push(ID.ANY);
       else if (p.entity === 'host') out.push(ID.HOST);
       else if (p.entity === 'cluster') {

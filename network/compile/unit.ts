@@ -8,10 +8,10 @@ import type { Atom } from './fold.js';
 import { l4Keys } from './l4.js';
 import type { RuleIds } from './rule-ids.js';
 
-/** A peer with its prefixes parsed once, for the resolver. */
+/** A peer as the resolver needs it: a CIDR by its identity (which holds the parsed prefix), its excepts parsed. */
 export type PeerSpec =
   | { kind: 'selector'; selector: Selector }
-  | { kind: 'cidr'; cidr: string; prefix: Prefix; except: Prefix[]; ref: CidrIdentity }
+  | { kind: 'cidr'; ref: CidrIdentity; except: Prefix[] }
   | { kind: 'entity'; entity: Entity };
 
 export interface RuleAtom extends Atom {
@@ -97,7 +97,7 @@ export function buildUnit(
     }
     const ref = named(p.cidr.cidr);
     cidrPeers.push(ref.prefix);
-    return { kind: 'cidr', cidr: p.cidr.cidr, prefix: ref.prefix, except: p.cidr.except.length === 0 ? NO_EXCEPT : p.cidr.except.map(prefix), ref };
+    return { kind: 'cidr', ref, except: p.cidr.except.length === 0 ? NO_EXCEPT : p.cidr.except.map(prefix) };
   };
   try {
     const subjects = policy.subjects.map((subject): SubjectUnit => {
