@@ -4,8 +4,8 @@
 // went) and refolds only the groups whose contributions changed.
 import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, PolicyEntry, RuleInfo, Workload } from '../model.js';
 import { ID } from '../model.js';
-import { mask } from '../identity/cidr.js';
-import { CidrIdentities, type CidrIdentity } from '../identity/cidrs.js';
+import { mask, type Prefix } from '../identity/cidr.js';
+import { CidrIdentities, CidrIdentity } from '../identity/cidrs.js';
 import { addressEntries, buildIpcache } from '../identity/ipcache.js';
 import { WorkloadIdentities, type NamespaceLabels, type WorkloadIdentity } from '../identity/workloads.js';
 import { matches } from '../policy/selectors.js';
@@ -38,6 +38,7 @@ export interface Change {
 }
 
 const NO_ENTRIES: PolicyEntry[] = [];
+const NO_PREFIXES: Prefix[] = [];
 
 /** What one policy brings to one group: its one atom there (the common case, no array), or several. */
 type Contribution = Atom | Atom[];
@@ -317,7 +318,8 @@ export class PolicyCompiler {
     for (const s of u.subjects) {
       for (const i of changed) if (matches(s.subject.selector, i.selectorLabels)) return true;
       for (const a of s.atoms) {
-        for (const p of a.peers ?? []) {
+        if (a.peers === null || a.peers instanceof CidrIdentity) continue;
+        for (const p of a.peers) {
           if (p.kind === 'selector') for (const i of changed) if (matches(p.selector, i.selectorLabels)) return true;
         }
       }
@@ -368,11 +370,14 @@ export class PolicyCompiler {
 
   /** The peer identities of an atom: one as a number (the common rule of a large set: one address, its
    *  own identity; no array), several as a list. */
-  private resolvePeers(peers: readonly PeerSpec[] | null): number | number[] {
+  private resolvePeers(peers: readonly PeerSpec[] | CidrIdentity | null): number | number[] {
     if (peers === null) return ID.ANY;
-    const p0 = peers[0];
-    if (peers.length === 1 && p0!.kind === 'cidr' && p0.ref.prefix.bits === 128 && p0.except.length === 0) return p0.ref.identity;
+    if (peers instanceof CidrIdentity && peers.bits === 128) return peers.identity;
     const out: number[] = [];
+    if (peers instanceof CidrIdentity) {
+      this.cidrs.inside(peers, NO_PREFIXES, out);
+      return out;
+    }
     for (const p of peers) {
       if (p.kind === 'selector') {
         for (const i of this.idents.all()) if (matches(p.selector, i.selectorLabels)) out.push(i.id);

@@ -1,7 +1,7 @@
 // One (direction, local, peer) group: merge every rule's contribution per L4 key, then fold each less
 // specific key into the more specific ones it covers, so the kernel's single LPM answer is complete.
 import type { Direction, PolicyEntry, VerdictHalf } from '../model.js';
-import { keyBits, keyPort, keyProto, L3_KEY, l4Key, portMask } from './l4.js';
+import { keyAt, keyBits, keyCount, keyPort, keyProto, L3_KEY, l4Key, portMask, type L4Keys } from './l4.js';
 
 /** What one rule brings to the keys it names (for every local and peer it applies to). */
 export interface Atom {
@@ -11,7 +11,7 @@ export interface Atom {
   ruleId: number;
   /** 0n: every process; otherwise the process-mark bits of the rule's binaries. */
   marks: bigint;
-  l4: readonly number[];
+  l4: L4Keys;
 }
 
 /** A verdict half being built; handed out as the entry's VerdictHalf once folded (never changed after). */
@@ -70,7 +70,8 @@ export function foldGroup(dir: Direction, localId: number, peerId: number, contr
   const raw = new Map<number, Built>();
   for (const atoms of contributions) {
     for (const a of atoms) {
-      for (const k of a.l4) {
+      for (let i = 0, n = keyCount(a.l4); i < n; i++) {
+        const k = keyAt(a.l4, i);
         let e = raw.get(k);
         if (!e) raw.set(k, (e = entry(dir, localId, peerId, k)));
         if (a.enforce) e.enf.add(a);
@@ -111,9 +112,10 @@ function entry(dir: Direction, localId: number, peerId: number, k: number, share
 
 /** One rule alone: its keys never need each other (a split range is disjoint), so no merge and no fold. */
 export function foldSingle(dir: Direction, localId: number, peerId: number, a: Atom): PolicyEntry[] {
-  const out: PolicyEntry[] = new Array<PolicyEntry>(a.l4.length);
-  for (let i = 0; i < a.l4.length; i++) {
-    const e = entry(dir, localId, peerId, a.l4[i]!, a.enforce);
+  const n = keyCount(a.l4);
+  const out: PolicyEntry[] = new Array<PolicyEntry>(n);
+  for (let i = 0; i < n; i++) {
+    const e = entry(dir, localId, peerId, keyAt(a.l4, i), a.enforce);
     e.all.add(a);
     out[i] = e;
   }

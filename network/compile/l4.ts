@@ -39,14 +39,15 @@ export function forEachPortPrefix(from: number, to: number, fn: (port: number, b
 
 /**
  * The keys of a rule's L4 part; null = the L3 key. Protocol ANY means TCP and UDP (Palisade's datapath
- * reads no SCTP ports). An ICMP rule puts the ICMP type in the port field, exactly (16 bits).
+ * reads no SCTP ports). An ICMP rule puts the ICMP type in the port field, exactly (16 bits). One key
+ * is a number, not a list: most rules have one, and a bulk load holds one per rule.
  */
-export function l4Keys(l4: { ports: readonly PortMatch[]; icmps: readonly IcmpMatch[] } | null): number[] {
-  if (l4 === null) return [L3_KEY];
+export function l4Keys(l4: { ports: readonly PortMatch[]; icmps: readonly IcmpMatch[] } | null): L4Keys {
+  if (l4 === null) return L3_KEY;
   // The common case, one port of one protocol, without building a set.
   if (l4.icmps.length === 0 && l4.ports.length === 1) {
     const p = l4.ports[0]!;
-    if (p.protocol !== 'ANY' && p.port !== 0 && p.port === p.endPort) return [l4Key(p.protocol === 'TCP' ? PROTO.TCP : PROTO.UDP, p.port, 16)];
+    if (p.protocol !== 'ANY' && p.port !== 0 && p.port === p.endPort) return l4Key(p.protocol === 'TCP' ? PROTO.TCP : PROTO.UDP, p.port, 16);
   }
   const keys = new Set<number>();
   for (const p of l4.ports) {
@@ -57,5 +58,11 @@ export function l4Keys(l4: { ports: readonly PortMatch[]; icmps: readonly IcmpMa
     }
   }
   for (const i of l4.icmps) keys.add(l4Key(i.family === 'IPv4' ? PROTO.ICMP : PROTO.ICMPV6, i.type, 16));
-  return [...keys];
+  return keys.size === 1 ? keys.values().next().value! : [...keys];
 }
+
+/** An atom's L4 keys: one, or several. */
+export type L4Keys = number | readonly number[];
+
+export const keyCount = (keys: L4Keys): number => (typeof keys === 'number' ? 1 : keys.length);
+export const keyAt = (keys: L4Keys, i: number): number => (typeof keys === 'number' ? keys : keys[i]!);

@@ -17,8 +17,9 @@ export type PeerSpec =
 export interface RuleAtom extends Atom {
   dir: 0 | 1;
   rule: NetRule;
-  /** null: every peer. */
-  peers: PeerSpec[] | null;
+  /** null: every peer. A CIDR identity alone: the rule's one peer is that prefix without except (the
+   *  common rule of a large set, held without a list). */
+  peers: PeerSpec[] | CidrIdentity | null;
 }
 
 export interface SubjectUnit {
@@ -61,6 +62,9 @@ const V4_GUARD = '0.0.0.0/0';
 const NO_EXCEPT: Prefix[] = [];
 const V4_MAPPED_SPACE = parsePrefix('::ffff:0:0/96') as Prefix;
 
+/** One CIDR peer without except. */
+const onlyCidr = (peers: readonly Peer[]): peers is [Peer & { kind: 'cidr' }] => peers.length === 1 && peers[0]!.kind === 'cidr' && peers[0].cidr.except.length === 0;
+
 /** Takes a reference on the CIDR identity of every prefix the policy names (the compiler gives them
  *  back when it unloads the unit; they are given back here when the build fails). */
 export function buildUnit(
@@ -88,6 +92,11 @@ export function buildUnit(
     return c;
   };
   const prefix = (cidr: string): Prefix => named(cidr).prefix;
+  const peer = (cidr: string): CidrIdentity => {
+    const ref = named(cidr);
+    cidrPeers.push(ref);
+    return ref;
+  };
   const spec = (p: Peer): PeerSpec => {
     if (p.kind === 'selector') return p;
     if (p.kind === 'entity') {
@@ -95,14 +104,12 @@ export function buildUnit(
       if (p.entity === 'cluster') usesCluster = true;
       return p;
     }
-    const ref = named(p.cidr.cidr);
-    cidrPeers.push(ref.prefix);
-    return { kind: 'cidr', ref, except: p.cidr.except.length === 0 ? NO_EXCEPT : p.cidr.except.map(prefix) };
+    return { kind: 'cidr', ref: peer(p.cidr.cidr), except: p.cidr.except.length === 0 ? NO_EXCEPT : p.cidr.except.map(prefix) };
   };
   try {
     const subjects = policy.subjects.map((subject): SubjectUnit => {
       const atoms = subject.rules.map((rule): RuleAtom => {
-        const peers = rule.peers === null ? null : rule.peers.map(spec);
+        const peers = rule.peers === null ? null : onlyCidr(rule.peers) ? peer(rule.peers[0].cidr.cidr) : rule.peers.map(spec);
         let marks = 0n;
         if (rule.binaries) {
           if (!markBits) throw new UnitError(policy, rule, 'binaries need process marks, and this compile has no mark allocator');

@@ -67,11 +67,17 @@ export const mask = (bits: number): bigint => MASKS[bits]!;
 const memo = new Map<string, Prefix>();
 const MEMO_LIMIT = 200_000;
 
+/** What scanCanonicalV4 read: the address (32 bits) and the prefix length. One per caller, reused. */
+export class V4Text {
+  addr = 0;
+  len = 0;
+}
+
 /**
- * A canonical IPv4 prefix ("10.1.2.0/24") parsed by hand, or undefined for anything else (IPv6, host
- * bits, leading zeros...): cheaper than a lookup in a memo of tens of thousands of texts.
+ * Reads a canonical IPv4 prefix ("10.1.2.0/24") by hand into `out`; false for anything else (IPv6,
+ * host bits, leading zeros...). No allocation: a bulk load reads one per rule.
  */
-export function canonicalV4Prefix(text: string): Prefix | undefined {
+export function scanCanonicalV4(text: string, out: V4Text): boolean {
   let n = 0;
   let octet = 0;
   let digits = 0;
@@ -80,28 +86,39 @@ export function canonicalV4Prefix(text: string): Prefix | undefined {
   for (; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 46 || c === 47) {
-      if (digits === 0 || (c === 46 ? ++dots > 3 : dots !== 3)) return undefined;
+      if (digits === 0 || (c === 46 ? ++dots > 3 : dots !== 3)) return false;
       n = n * 256 + octet;
       octet = 0;
       digits = 0;
       if (c === 47) break;
     } else if (c >= 48 && c <= 57 && digits < 3 && !(digits === 1 && octet === 0)) {
       octet = octet * 10 + (c - 48);
-      if (octet > 255) return undefined;
+      if (octet > 255) return false;
       digits++;
-    } else return undefined;
+    } else return false;
   }
-  if (i === text.length) return undefined;
+  if (i === text.length) return false;
   let len = 0;
   const lenDigits = text.length - i - 1;
-  if (lenDigits < 1 || lenDigits > 2 || (lenDigits === 2 && text.charCodeAt(i + 1) === 48)) return undefined;
+  if (lenDigits < 1 || lenDigits > 2 || (lenDigits === 2 && text.charCodeAt(i + 1) === 48)) return false;
   for (let j = i + 1; j < text.length; j++) {
     const c = text.charCodeAt(j) - 48;
-    if (c < 0 || c > 9) return undefined;
+    if (c < 0 || c > 9) return false;
     len = len * 10 + c;
   }
-  if (len > 32 || (len < 32 && n % 2 ** (32 - len) !== 0)) return undefined;
-  return { addr: V4_MAPPED | BigInt(n), bits: 96 + len, v4: true };
+  if (len > 32 || (len < 32 && n % 2 ** (32 - len) !== 0)) return false;
+  out.addr = n;
+  out.len = len;
+  return true;
+}
+
+/** The v4-mapped 128-bit address of a 32-bit IPv4 address. */
+export const v4Mapped = (addr: number): bigint => V4_MAPPED | BigInt(addr);
+
+/** A canonical IPv4 prefix parsed by hand (see scanCanonicalV4), or undefined. */
+export function canonicalV4Prefix(text: string): Prefix | undefined {
+  const t = new V4Text();
+  return scanCanonicalV4(text, t) ? { addr: v4Mapped(t.addr), bits: 96 + t.len, v4: true } : undefined;
 }
 
 /** Why `text` is not a prefix, or the prefix. Host bits must be zero, as Kubernetes and Cilium require. */

@@ -2,20 +2,29 @@
 // Because every such prefix is in the ipcache, the longest-prefix answer for an address tells exactly
 // which named CIDRs contain it: address A is inside CIDR C iff A's longest match P is inside C.
 import { ID, type IpcacheEntry } from '../model.js';
-import { canonicalV4Prefix, contains, mask, parsePrefix, type Prefix } from './cidr.js';
+import { contains, mask, parsePrefix, scanCanonicalV4, V4Text, v4Mapped, type Prefix } from './cidr.js';
+import { V4PrefixTable } from './v4-table.js';
 
-/** Its own pal_np_ipcache entry (cidr, identity): states list the identity itself. */
-export interface CidrIdentity extends IpcacheEntry {
-  readonly cidr: string;
-  /** The id (ID.CIDR_SCOPE | n), as its ipcache entry names it. */
-  readonly identity: number;
-  readonly prefix: Prefix;
+/** Its own pal_np_ipcache entry (cidr, identity), and its own parsed prefix: one object per prefix. */
+export class CidrIdentity implements IpcacheEntry, Prefix {
   /** Rule references. */
-  refs: number;
-  /** Where its entry sits in the entry list (kept without gaps by moving the last one in). */
-  slot: number;
-  /** The changes() batch it was created in. */
-  batch: number;
+  refs = 1;
+  constructor(
+    readonly cidr: string,
+    /** The id (ID.CIDR_SCOPE | n), as its ipcache entry names it. */
+    readonly identity: number,
+    readonly addr: bigint,
+    readonly bits: number,
+    readonly v4: boolean,
+    /** Where its entry sits in the entry list (kept without gaps by moving the last one in). */
+    public slot: number,
+    /** The changes() batch it was created in. */
+    readonly batch: number,
+  ) {}
+
+  get prefix(): Prefix {
+    return this;
+  }
 }
 
 const LAST = ID.CIDR_SCOPE - 1;
@@ -25,7 +34,10 @@ const SORT_THRESHOLD = 64;
 const before = (a: Prefix, b: Prefix): number => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : a.bits - b.bits);
 
 export class CidrIdentities {
-  private readonly byCidr = new Map<string, CidrIdentity>();
+  /** IPv4 prefixes by their numbers, the rest (IPv6) by their text. */
+  private readonly byV4 = new V4PrefixTable<CidrIdentity>();
+  private readonly byText = new Map<string, CidrIdentity>();
+  private readonly scan = new V4Text();
   /** Sorted by address then length: the prefixes inside C are one run starting at C's address. */
   private sorted: CidrIdentity[] = [];
   /** Added since the last sort (bulk loads sort once instead of inserting one by one). */
@@ -43,18 +55,23 @@ export class CidrIdentities {
   /** `cidr` must be canonical (formatPrefix). Returns the identity, new when its refs are 1 (no result
    *  object per call: a bulk load acquires one per rule). Parses only a prefix it does not know. */
   acquire(cidr: string): CidrIdentity {
-    const e = this.byCidr.get(cidr);
+    const v4 = scanCanonicalV4(cidr, this.scan);
+    const e = v4 ? this.byV4.get(this.scan.addr, this.scan.len) : this.byText.get(cidr);
     if (e) {
       e.refs++;
       return e;
     }
-    // IPv4 parses faster by hand than through the parser's memo of tens of thousands of texts
-    const prefix = canonicalV4Prefix(cidr) ?? parsePrefix(cidr);
-    if (typeof prefix === 'string') throw new Error(`${cidr}: ${prefix}`);
-    const id = this.allocate();
-    const identity: CidrIdentity = { cidr, identity: id, prefix, refs: 1, slot: this.slots.length, batch: this.batch };
+    let identity: CidrIdentity;
+    if (v4) {
+      identity = new CidrIdentity(cidr, this.allocate(), v4Mapped(this.scan.addr), 96 + this.scan.len, true, this.slots.length, this.batch);
+      this.byV4.set(this.scan.addr, this.scan.len, identity);
+    } else {
+      const p = parsePrefix(cidr);
+      if (typeof p === 'string') throw new Error(`${cidr}: ${p}`);
+      identity = new CidrIdentity(cidr, this.allocate(), p.addr, p.bits, p.v4, this.slots.length, this.batch);
+      this.byText.set(cidr, identity);
+    }
     this.created.push(identity);
-    this.byCidr.set(cidr, identity);
     this.slots.push(identity);
     this.pending.push(identity);
     return identity;
@@ -62,9 +79,10 @@ export class CidrIdentities {
 
   /** Drops one reference (of an identity, or by its text). Returns the identity when it was the last. */
   release(which: string | CidrIdentity): CidrIdentity | undefined {
-    const e = typeof which === 'string' ? this.byCidr.get(which) : which;
+    const e = typeof which === 'string' ? this.get(which) : which;
     if (!e || e.refs === 0 || --e.refs > 0) return undefined;
-    this.byCidr.delete(e.cidr);
+    if (e.v4) this.byV4.delete(Number(e.addr & 0xffffffffn), e.bits - 96);
+    else this.byText.delete(e.cidr);
     if (e.batch !== this.batch) this.dropped.push(e);
     this.used?.delete(e.identity);
     const last = this.slots.pop()!;
@@ -73,9 +91,13 @@ export class CidrIdentities {
       this.slots[e.slot] = last;
     }
     const sorted = this.all();
-    const i = this.lowerBound(e.prefix);
+    const i = this.lowerBound(e);
     if (sorted[i] === e) sorted.splice(i, 1);
     return e;
+  }
+
+  private get(cidr: string): CidrIdentity | undefined {
+    return scanCanonicalV4(cidr, this.scan) ? this.byV4.get(this.scan.addr, this.scan.len) : this.byText.get(cidr);
   }
 
   /** The identities that came and went since the last call (one created and dropped in between is in
@@ -94,18 +116,18 @@ export class CidrIdentities {
   }
 
   id(cidr: string): number | undefined {
-    return this.byCidr.get(cidr)?.identity;
+    return this.get(cidr)?.identity;
   }
 
   get size(): number {
-    return this.byCidr.size;
+    return this.slots.length;
   }
 
   all(): CidrIdentity[] {
     if (this.pending.length > SORT_THRESHOLD) {
-      this.sorted = this.sorted.concat(this.pending).sort((a, b) => before(a.prefix, b.prefix));
+      this.sorted = this.sorted.concat(this.pending).sort((a, b) => before(a, b));
     } else {
-      for (const p of this.pending) this.sorted.splice(this.lowerBound(p.prefix), 0, p);
+      for (const p of this.pending) this.sorted.splice(this.lowerBound(p), 0, p);
     }
     this.pending = [];
     return this.sorted;
@@ -117,10 +139,10 @@ export class CidrIdentities {
     const last = outer.addr | (~mask(outer.bits) & ((1n << 128n) - 1n));
     for (let i = this.lowerBound(outer); i < sorted.length; i++) {
       const c = sorted[i]!;
-      if (c.prefix.addr > last) break;
-      if (c.prefix.v4 !== outer.v4) continue;
+      if (c.addr > last) break;
+      if (c.v4 !== outer.v4) continue;
       let excluded = false;
-      for (const e of except) if (contains(e, c.prefix)) excluded = true;
+      for (const e of except) if (contains(e, c)) excluded = true;
       if (!excluded) out.push(c.identity);
     }
   }
@@ -130,7 +152,7 @@ export class CidrIdentities {
     let hi = this.sorted.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (before(this.sorted[mid]!.prefix, p) < 0) lo = mid + 1;
+      if (before(this.sorted[mid]!, p) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -139,7 +161,7 @@ export class CidrIdentities {
   private allocate(): number {
     for (let tries = 0; tries < LAST; tries++) {
       const n = this.next;
-      if (n >= LAST && this.used === null) this.used = new Set([...this.byCidr.values()].map((c) => c.identity));
+      if (n >= LAST && this.used === null) this.used = new Set(this.slots.map((c) => c.identity));
       this.next = n >= LAST ? 1 : n + 1;
       const id = (ID.CIDR_SCOPE | n) >>> 0;
       if (this.used === null) return id;

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { V4PrefixTable } from '../../network/identity/v4-table.js';
+
+describe('V4PrefixTable', () => {
+  it('agrees with a Map over random adds, replaces and deletes (collisions, growth, backward-shift deletes)', () => {
+    const table = new V4PrefixTable<number>();
+    const ref = new Map<string, number>();
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    // few distinct keys, so runs of collisions form and deletes land inside them
+    for (let step = 0; step < 20000; step++) {
+      const addr = (rand(300) * 0x01000193) >>> 0;
+      const len = rand(33);
+      const k = `${addr}/${len}`;
+      if (rand(3) === 0) expect(table.delete(addr, len), k).toBe(ref.delete(k));
+      else {
+        table.set(addr, len, step);
+        ref.set(k, step);
+      }
+      if (step % 500 === 0) {
+        expect(table.size).toBe(ref.size);
+        for (const [key, v] of ref) {
+          const [a, l] = key.split('/').map(Number) as [number, number];
+          expect(table.get(a, l), key).toBe(v);
+        }
+      }
+    }
+    expect(table.size).toBe(ref.size);
+    expect(table.get(0xffffffff, 32)).toBeUndefined();
+  });
+});
