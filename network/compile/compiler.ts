@@ -2,7 +2,7 @@
 // groups it feeds; a change re-resolves only the policies it can affect (new or removed policies, those
 // whose selectors match an identity that came or went, those whose CIDRs contain a prefix that came or
 // went) and refolds only the groups whose contributions changed.
-import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, PolicyEntry, RuleInfo, Workload } from '../model.js';
+import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, RuleInfo, Workload } from '../model.js';
 import { ID } from '../model.js';
 import { mask, type Prefix } from '../identity/cidr.js';
 import { CidrIdentities, CidrIdentity } from '../identity/cidrs.js';
@@ -10,7 +10,7 @@ import { addressEntries, buildIpcache } from '../identity/ipcache.js';
 import { WorkloadIdentities, type NamespaceLabels, type WorkloadIdentity } from '../identity/workloads.js';
 import { matches } from '../policy/selectors.js';
 import type { NetPolicy } from '../policy/types.js';
-import { EntryTable } from './entry-table.js';
+import { EntryTable, NO_ENTRIES, type Entries } from './entry-table.js';
 import { foldGroup, foldSingle, type Atom } from './fold.js';
 import { processRuleIds, type RuleIds } from './rule-ids.js';
 import { buildUnit, type MarkBits, type PeerSpec, type PolicyUnit, type RuleAtom } from './unit.js';
@@ -37,7 +37,6 @@ export interface Change {
   workloads?: readonly Workload[];
 }
 
-const NO_ENTRIES: PolicyEntry[] = [];
 const NO_PREFIXES: Prefix[] = [];
 
 /** What one policy brings to one group: its one atom there (the common case, no array), or several. */
@@ -52,9 +51,12 @@ class Group {
   c0: Contribution | null = null;
   keys: string[] | null = null;
   cs: Contribution[] | null = null;
-  entries: PolicyEntry[] = NO_ENTRIES;
+  entries: Entries = NO_ENTRIES;
   /** In the current update's dirty list (a flag and a list: cheaper than a Set of every group). */
   dirty = false;
+  /** The resolve that last added this group to a footprint, and where (merges a policy's atoms without a Map). */
+  stamp = 0;
+  at = 0;
   constructor(readonly dir: 0 | 1, readonly local: number, readonly peer: number) {}
 
   get empty(): boolean {
@@ -101,11 +103,19 @@ class Group {
   }
 }
 
+/** The groups a policy feeds and what it brings to each, in two parallel lists. */
+interface Footprint {
+  groups: Group[];
+  contributions: Contribution[];
+}
+
+const NO_FOOTPRINT: Footprint = { groups: [], contributions: [] };
+
 interface Loaded {
   unit: PolicyUnit;
   /** Workload identities each subject selects. */
   locals: number[][];
-  footprint: Map<Group, Contribution>;
+  footprint: Footprint;
   /** Per local identity: bit 0 ingress enf, 1 ingress all, 2 egress enf, 3 egress all. */
   defaults: Map<number, number>;
 }
@@ -141,6 +151,8 @@ export class PolicyCompiler {
   private readonly entries = new EntryTable();
   private current: DatapathState = { policy: [], defaults: [], ipcache: [], cgroups: [] };
   /** defaultDenyBy's answers and the loaded keys in order, until the next update(). */
+  /** Counts resolve() calls: a group stamped with the current count is in the footprint being built. */
+  private resolves = 0;
   private readonly defaultDenyMemo = new Map<number, NetPolicy | null>();
   private sortedKeys: string[] | null = null;
 
@@ -228,7 +240,7 @@ export class PolicyCompiler {
   private unload(key: string, pass: Pass): void {
     const l = this.loaded.get(key);
     if (!l) return;
-    this.setFootprint(l, new Map(), pass.dirtyGroups);
+    this.setFootprint(l, NO_FOOTPRINT, pass.dirtyGroups);
     this.setDefaults(l, new Map());
     this.unindex(l);
     this.release(l.unit);
@@ -236,7 +248,7 @@ export class PolicyCompiler {
   }
 
   private load(unit: PolicyUnit, pass: Pass): void {
-    const l: Loaded = { unit, locals: [], footprint: new Map(), defaults: new Map() };
+    const l: Loaded = { unit, locals: [], footprint: NO_FOOTPRINT, defaults: new Map() };
     this.loaded.set(unit.key, l);
     this.index(l);
     pass.dirty.add(l);
@@ -398,15 +410,22 @@ export class PolicyCompiler {
   }
 
   private resolve(l: Loaded, dirtyGroups: Group[]): void {
-    const fp = new Map<Group, Contribution>();
+    const fp: Footprint = { groups: [], contributions: [] };
+    const stamp = ++this.resolves;
     const defaults = new Map<number, number>();
     const enforce = l.unit.policy.mode === 'enforce';
     const add = (a: RuleAtom, local: number, peer: number): void => {
       const g = this.group(a.dir, local, peer);
-      const had = fp.get(g);
-      if (had === undefined) fp.set(g, a);
-      else if (Array.isArray(had)) had.push(a);
-      else fp.set(g, [had, a]);
+      if (g.stamp !== stamp) {
+        g.stamp = stamp;
+        g.at = fp.groups.length;
+        fp.groups.push(g);
+        fp.contributions.push(a);
+        return;
+      }
+      const had = fp.contributions[g.at]!;
+      if (Array.isArray(had)) had.push(a);
+      else fp.contributions[g.at] = [had, a];
     };
     l.locals = l.unit.subjects.map((s) => {
       const locals: number[] = [];
@@ -437,24 +456,38 @@ export class PolicyCompiler {
     return g;
   }
 
-  private setFootprint(l: Loaded, next: Map<Group, Contribution>, dirtyGroups: Group[]): void {
+  private setFootprint(l: Loaded, next: Footprint, dirtyGroups: Group[]): void {
     const key = l.unit.key;
     const dirty = (g: Group): void => {
       if (g.dirty) return;
       g.dirty = true;
       dirtyGroups.push(g);
     };
-    l.footprint.forEach((atoms, g) => {
-      if (!next.has(g)) {
+    const old = l.footprint;
+    // a group the policy fed before and still feeds is dirty only when its atoms changed
+    const before = old.groups.length > 0 && next.groups.length > 0 ? new Map<Group, Contribution>() : null;
+    for (let i = 0; i < old.groups.length; i++) {
+      const g = old.groups[i]!;
+      if (before) before.set(g, old.contributions[i]!);
+      else {
         g.delete(key);
         dirty(g);
-      } else if (!sameAtoms(atoms, next.get(g)!)) dirty(g);
-    });
-    const first = l.footprint.size === 0;
-    next.forEach((atoms, g) => {
-      if (first || !l.footprint.has(g)) dirty(g);
-      g.set(key, atoms);
-    });
+      }
+    }
+    for (let i = 0; i < next.groups.length; i++) {
+      const g = next.groups[i]!;
+      const c = next.contributions[i]!;
+      const had = before?.get(g);
+      if (had === undefined || !sameAtoms(had, c)) dirty(g);
+      before?.delete(g);
+      g.set(key, c);
+    }
+    if (before) {
+      for (const g of before.keys()) {
+        g.delete(key);
+        dirty(g);
+      }
+    }
     l.footprint = next;
   }
 

@@ -2,6 +2,13 @@
 // so one policy change costs what it changes plus one copy, not a walk over every group.
 import type { PolicyEntry } from '../model.js';
 
+/** A group's entries: one (most groups have one key: no list), or several. */
+export type Entries = PolicyEntry | readonly PolicyEntry[];
+
+export const NO_ENTRIES: readonly PolicyEntry[] = [];
+const count = (es: Entries): number => (Array.isArray(es) ? es.length : 1);
+const at = (es: Entries, i: number): PolicyEntry => (Array.isArray(es) ? (es as readonly PolicyEntry[])[i]! : (es as PolicyEntry));
+
 export class EntryTable {
   private readonly flat: PolicyEntry[] = [];
   /** Built at the first removal: a bulk load only appends and never pays for it. */
@@ -11,11 +18,13 @@ export class EntryTable {
   private added: PolicyEntry[] = [];
   private removed: PolicyEntry[] = [];
 
-  replace(old: readonly PolicyEntry[], next: readonly PolicyEntry[]): void {
-    for (const e of old) this.removed.push(e);
-    for (const e of next) this.added.push(e);
-    if (old.length === 0 && this.index === null) {
-      for (const e of next) this.flat.push(e);
+  replace(old: Entries, next: Entries): void {
+    const nOld = count(old);
+    const nNext = count(next);
+    for (let i = 0; i < nOld; i++) this.removed.push(at(old, i));
+    for (let i = 0; i < nNext; i++) this.added.push(at(next, i));
+    if (nOld === 0 && this.index === null) {
+      for (let i = 0; i < nNext; i++) this.flat.push(at(next, i));
       return;
     }
     if (this.index === null) {
@@ -23,7 +32,8 @@ export class EntryTable {
       for (let i = 0; i < this.flat.length; i++) this.index.set(this.flat[i]!, i);
     }
     const index = this.index;
-    for (const e of old) {
+    for (let j = 0; j < nOld; j++) {
+      const e = at(old, j);
       const i = index.get(e)!;
       const last = this.flat.pop()!;
       if (last !== e) {
@@ -32,7 +42,8 @@ export class EntryTable {
       }
       index.delete(e);
     }
-    for (const e of next) {
+    for (let j = 0; j < nNext; j++) {
+      const e = at(next, j);
       index.set(e, this.flat.length);
       this.flat.push(e);
     }

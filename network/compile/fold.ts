@@ -65,7 +65,7 @@ function sameHalf(a: Half, b: Half): boolean {
  * the least specific up (the key encoding sorts L3 first, then by protocol and prefix length), so each
  * key only needs its nearest present ancestor, which already holds everything above it.
  */
-export function foldGroup(dir: Direction, localId: number, peerId: number, contributions: ReadonlyArray<readonly Atom[]>): PolicyEntry[] {
+export function foldGroup(dir: Direction, localId: number, peerId: number, contributions: ReadonlyArray<readonly Atom[]>): PolicyEntry | PolicyEntry[] {
   if (contributions.length === 1 && contributions[0]!.length === 1) return foldSingle(dir, localId, peerId, contributions[0]![0]!);
   const raw = new Map<number, Built>();
   for (const atoms of contributions) {
@@ -111,7 +111,12 @@ function entry(dir: Direction, localId: number, peerId: number, k: number, share
 }
 
 /** One rule alone: its keys never need each other (a split range is disjoint), so no merge and no fold. */
-export function foldSingle(dir: Direction, localId: number, peerId: number, a: Atom): PolicyEntry[] {
+export function foldSingle(dir: Direction, localId: number, peerId: number, a: Atom): PolicyEntry | PolicyEntry[] {
+  if (typeof a.l4 === 'number') {
+    const e = entry(dir, localId, peerId, a.l4, a.enforce);
+    e.all.add(a);
+    return e;
+  }
   const n = keyCount(a.l4);
   const out: PolicyEntry[] = new Array<PolicyEntry>(n);
   for (let i = 0; i < n; i++) {
