@@ -10,6 +10,7 @@ import { addressEntries, buildIpcache } from '../identity/ipcache.js';
 import { WorkloadIdentities, type NamespaceLabels, type WorkloadIdentity } from '../identity/workloads.js';
 import { matches } from '../policy/selectors.js';
 import type { NetPolicy } from '../policy/types.js';
+import { PairTable } from '../util/pair-table.js';
 import { EntryTable, NO_ENTRIES, type Entries } from './entry-table.js';
 import { foldGroup, foldSingle, type Atom } from './fold.js';
 import { processRuleIds, type RuleIds } from './rule-ids.js';
@@ -136,7 +137,8 @@ export class PolicyCompiler {
   private readonly cidrs = new CidrIdentities();
   private readonly ruleIds: RuleIds;
   private readonly loaded = new Map<string, Loaded>();
-  private readonly groups: [Map<number, Map<number, Group>>, Map<number, Map<number, Group>>] = [new Map(), new Map()];
+  /** By (peer, local * 2 + dir). */
+  private readonly groups = new PairTable<Group>();
   private readonly defaultCounts = new Map<number, [number, number, number, number]>();
   private workloads: readonly Workload[] = [];
   private workloadIds: number[] = [];
@@ -256,9 +258,7 @@ export class PolicyCompiler {
 
   private refold(g: Group): void {
     if (g.empty) {
-      const byPeer = this.groups[g.dir].get(g.local)!;
-      byPeer.delete(g.peer);
-      if (byPeer.size === 0) this.groups[g.dir].delete(g.local);
+      this.groups.delete(g.peer, g.local * 2 + g.dir);
       this.entries.replace(g.entries, NO_ENTRIES);
       g.entries = NO_ENTRIES;
     } else {
@@ -449,10 +449,8 @@ export class PolicyCompiler {
   }
 
   private group(dir: 0 | 1, local: number, peer: number): Group {
-    let byPeer = this.groups[dir].get(local);
-    if (!byPeer) this.groups[dir].set(local, (byPeer = new Map()));
-    let g = byPeer.get(peer);
-    if (!g) byPeer.set(peer, (g = new Group(dir, local, peer)));
+    let g = this.groups.get(peer, local * 2 + dir);
+    if (!g) this.groups.set(peer, local * 2 + dir, (g = new Group(dir, local, peer)));
     return g;
   }
 

@@ -20,26 +20,42 @@ function sameRule(a: Known, policy: NetPolicy, subject: Selector, rule: NetRule)
   );
 }
 
+/** One version of a policy's rules, in the order they were given ids. */
+interface Version {
+  rules: Known[];
+  /** By field path, built when a rule is not where it was (most recompiles keep the order). */
+  byPath: Map<string, Known> | null;
+}
+
 export class RuleIds {
-  /** Per policy key, per field path: the latest version of the rule there. */
-  private readonly byPlace = new Map<string, Map<string, Known>>();
+  /** Per policy key: the rules of its latest version. */
+  private readonly byPolicy = new Map<string, Version>();
   /** By id (dense, so an array): the latest version of each rule ever given an id. A RuleInfo is
    *  built only when someone asks: verdict lookups are rare next to rules. */
   private readonly byId: Array<Known | undefined> = [];
   private next = 1;
 
-  /** The id of the rule at (policy, path): the previous one if the content is unchanged, else a new one. */
-  id(policy: NetPolicy, subject: Selector, rule: NetRule, key = policyKey(policy)): number {
-    let places = this.byPlace.get(key);
-    let prev: Known | undefined;
-    if (!places) this.byPlace.set(key, (places = new Map()));
-    else prev = places.get(rule.path);
+  /**
+   * Ids for one version of a policy: call id() for each of its rules, then commit() once they all
+   * have one. A rule keeps the id it had in the last committed version when its place (field path)
+   * and content are unchanged; otherwise it gets a new id.
+   */
+  policy(policy: NetPolicy, key = policyKey(policy)): PolicyRuleIds {
+    return new PolicyRuleIds(this, policy, key, this.byPolicy.get(key));
+  }
+
+  /** For PolicyRuleIds: the rule's id, prev's when it is the same rule. */
+  assign(policy: NetPolicy, subject: Selector, rule: NetRule, prev: Known | undefined): Known {
     const id = prev && sameRule(prev, policy, subject, rule) ? prev.id : this.next++;
     // The file and line may move without the rule changing: keep the latest version.
-    const known: Known = { id, policy, subject, rule };
-    places.set(rule.path, known);
-    this.byId[id] = known;
-    return id;
+    const k: Known = { id, policy, subject, rule };
+    this.byId[id] = k;
+    return k;
+  }
+
+  /** For PolicyRuleIds: a version whose rules all have ids becomes the one to compare with. */
+  commit(key: string, version: Version): void {
+    this.byPolicy.set(key, version);
   }
 
   info(id: number): RuleInfo | undefined {
@@ -47,6 +63,30 @@ export class RuleIds {
     if (!k) return undefined;
     const p = k.policy;
     return { id, policy: p.name, namespace: p.namespace, kind: p.kind, path: k.rule.path, verdict: k.rule.verdict, mode: p.mode, file: p.source.file, line: k.rule.line };
+  }
+}
+
+/** The ids of one policy version being built (RuleIds.policy). */
+export class PolicyRuleIds {
+  private readonly version: Version = { rules: [], byPath: null };
+  constructor(private readonly ids: RuleIds, private readonly policy: NetPolicy, private readonly key: string, private readonly prev: Version | undefined) {}
+
+  id(subject: Selector, rule: NetRule): number {
+    const { rules } = this.version;
+    let prev: Known | undefined;
+    if (this.prev) {
+      // the same place in the same order: no lookup
+      const same = this.prev.rules[rules.length];
+      if (same?.rule.path === rule.path) prev = same;
+      else prev = (this.prev.byPath ??= new Map(this.prev.rules.map((k) => [k.rule.path, k]))).get(rule.path);
+    }
+    const k = this.ids.assign(this.policy, subject, rule, prev);
+    rules.push(k);
+    return k.id;
+  }
+
+  commit(): void {
+    this.ids.commit(this.key, this.version);
   }
 }
 

@@ -82,6 +82,7 @@ export function buildUnit(
   let usesWorld = false;
   let usesCluster = false;
   let guarded = false;
+  const policyIds = ruleIds.policy(policy, key);
   const named = (cidr: string): CidrIdentity => {
     const c = identities.acquire(cidr);
     cidrs.push(c);
@@ -120,12 +121,13 @@ export function buildUnit(
           }
           binaries.push([...rule.binaries]);
         }
-        const ruleId = ruleIds.id(policy, subject.selector, rule, key);
+        const ruleId = policyIds.id(subject.selector, rule);
         ids.push(ruleId);
         return { dir: rule.dir === 'ingress' ? 0 : 1, deny: rule.verdict === 'deny', enforce: policy.mode === 'enforce', ruleId, marks, l4: l4Keys(rule.l4), rule, peers };
       });
       return { subject, atoms };
     });
+    policyIds.commit();
     return { key, policy, subjects, cidrs, cidrPeers, usesWorld, usesCluster, binaries, ruleIds: ids };
   } catch (e) {
     for (const b of binaries) releaseMarks?.(b);

@@ -3,7 +3,7 @@
 // which named CIDRs contain it: address A is inside CIDR C iff A's longest match P is inside C.
 import { ID, type IpcacheEntry } from '../model.js';
 import { contains, mask, parsePrefix, scanCanonicalV4, V4Text, v4Mapped, type Prefix } from './cidr.js';
-import { V4PrefixTable } from './v4-table.js';
+import { PairTable } from '../util/pair-table.js';
 
 /** Its own pal_np_ipcache entry (cidr, identity), and its own parsed prefix: one object per prefix. */
 export class CidrIdentity implements IpcacheEntry, Prefix {
@@ -35,7 +35,7 @@ const before = (a: Prefix, b: Prefix): number => (a.addr < b.addr ? -1 : a.addr 
 
 export class CidrIdentities {
   /** IPv4 prefixes by their numbers, the rest (IPv6) by their text. */
-  private readonly byV4 = new V4PrefixTable<CidrIdentity>();
+  private readonly byV4 = new PairTable<CidrIdentity>();
   private readonly byText = new Map<string, CidrIdentity>();
   private readonly scan = new V4Text();
   /** Sorted by address then length: the prefixes inside C are one run starting at C's address. */

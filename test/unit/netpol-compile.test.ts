@@ -112,6 +112,23 @@ describe('rule ids', () => {
     expect(a).not.toContain(changed[1]);
     expect(ids.info(a[1]!)).toMatchObject({ policy: 'x', namespace: 'prod', path: 'spec.ingress[1]', verdict: 'allow', mode: 'enforce', file: 'p.yaml', line: 6 });
   });
+
+  it('follow a rule whose place stays when rules are added before it; a refused build changes no id', () => {
+    const ids = new RuleIds();
+    const egress = cnp('y', `  endpointSelector: {matchLabels: {app: web}}
+  egress: [{toEntities: [world]}]
+`);
+    const [before] = compile(parse(egress), W, { ruleIds: ids }).rules.map((r) => r.id);
+    const more = egress.replace('  egress:', '  ingress: [{fromEntities: [host]}]\n  egress:');
+    const after = compile(parse(more), W, { ruleIds: ids }).rules;
+    expect(after.map((r) => r.path)).toEqual(['spec.ingress[0]', 'spec.egress[0]']);
+    expect(after[1]!.id).toBe(before);
+    expect(after[0]!.id).not.toBe(before);
+    // a build that fails (binaries with no mark allocator) does not become the version compared with
+    const refused = more.replace('{toEntities: [world]}', '{toEntities: [world], binaries: [/usr/bin/curl]}');
+    expect(() => compile(parse(refused), W, { ruleIds: ids })).toThrow();
+    expect(compile(parse(more), W, { ruleIds: ids }).rules.map((r) => r.id)).toEqual(after.map((r) => r.id));
+  });
 });
 
 describe('incremental compile gives what a full compile gives', () => {
