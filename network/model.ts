@@ -58,6 +58,10 @@ export interface IdentityDefaults {
 export interface IpcacheEntry {
   cidr: string;
   identity: number;
+  /** An IPv4 entry may also carry its prefix as numbers (32-bit address, length 0..32; -1 otherwise):
+   *  then it is encoded without reading its text. */
+  readonly v4Len?: number;
+  readonly v4Addr?: number;
 }
 
 /** pal_np_cgroups: which workload identity a cgroup has. */

@@ -187,6 +187,14 @@ function v4Number(ip: string, end: number): number {
 
 /** Writes the key of pal_np_ipcache (or pal_np_ip_exact, prefixlen 128) for a canonical CIDR
  *  ("10.0.0.0/8", "fd00::/64", or a bare address) at v[at] (zeroed). */
+/** An IPv4 prefix given as numbers (address, length 0..32); host bits are zeroed, so that equal
+ *  prefixes encode the same. */
+export function writeIpcacheKeyV4(v: DataView, at: number, addr: number, len: number): void {
+  v.setUint16(at + NP_IP_KEY.addr + 10, 0xffff);
+  v.setUint32(at + NP_IP_KEY.addr + 12, len === 0 ? 0 : (addr & (0xffffffff << (32 - len))) >>> 0);
+  v.setUint32(at + NP_IP_KEY.prefixlen, 96 + len, true);
+}
+
 export function writeIpcacheKey(v: DataView, at: number, cidr: string): void {
   const slash = cidr.indexOf('/');
   const end = slash < 0 ? cidr.length : slash;
@@ -195,16 +203,12 @@ export function writeIpcacheKey(v: DataView, at: number, cidr: string): void {
   if (bits < 0 || bits > (v4 ? 32 : 128)) throw new RangeError(`bad prefix length in '${cidr}'`);
   const prefix = v4 ? 96 + bits : bits;
   const n = v4 ? v4Number(cidr, end) : -1;
-  if (n >= 0) {
-    v.setUint16(at + NP_IP_KEY.addr + 10, 0xffff);
-    // zero the host bits so that equal CIDRs encode the same
-    v.setUint32(at + NP_IP_KEY.addr + 12, bits === 0 ? 0 : (n & (0xffffffff << (32 - bits))) >>> 0);
-  } else {
-    const a = addrBytes(cidr.slice(0, end));
-    for (let i = 0; i < 16; i++) {
-      const keep = Math.max(0, Math.min(8, prefix - i * 8));
-      v.setUint8(at + NP_IP_KEY.addr + i, a[i]! & ((0xff << (8 - keep)) & 0xff));
-    }
+  if (n >= 0) return writeIpcacheKeyV4(v, at, n, bits);
+  const a = addrBytes(cidr.slice(0, end));
+  // zero the host bits so that equal CIDRs encode the same
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, prefix - i * 8));
+    v.setUint8(at + NP_IP_KEY.addr + i, a[i]! & ((0xff << (8 - keep)) & 0xff));
   }
   v.setUint32(at + NP_IP_KEY.prefixlen, prefix, true);
 }

@@ -3,7 +3,7 @@
 import type { BpfMap } from '../../native/index.js';
 import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, PolicyEntry, PolicyMaps } from '../model.js';
 import {
-  NP_IDENT, NP_IP_KEY, NP_KEY, NP_VALUE, policyPrefixLen, viewOf, writeIdent, writeIpcacheKey,
+  NP_IDENT, NP_IP_KEY, NP_KEY, NP_VALUE, policyPrefixLen, viewOf, writeIdent, writeIpcacheKey, writeIpcacheKeyV4,
   writePolicyKey, writePolicyValue,
 } from './layout.js';
 import { PackedKeyIndex } from './key-index.js';
@@ -85,7 +85,9 @@ const CODECS = {
     ks: NP_IP_KEY.$size,
     vs: 4,
     write: (i: IpcacheEntry, kv: DataView, k: number, vv: DataView, v: number): number => {
-      writeIpcacheKey(kv, k, i.cidr);
+      const len = i.v4Len;
+      if (len !== undefined && len >= 0) writeIpcacheKeyV4(kv, k, i.v4Addr!, len);
+      else writeIpcacheKey(kv, k, i.cidr);
       vv.setUint32(v, i.identity >>> 0, true);
       const spec = kv.getUint32(k + NP_IP_KEY.prefixlen, true);
       return bucketOf(spec === IP_EXACT ? ROLE_INDEX.ipcacheExact : ROLE_INDEX.ipcache, spec);

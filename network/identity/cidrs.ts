@@ -20,11 +20,19 @@ export class CidrIdentity implements IpcacheEntry, Prefix {
     public slot: number,
     /** The changes() batch it was created in. */
     readonly batch: number,
+    /** The IPv4 address as a number (0 for IPv6). */
+    readonly v4Addr: number,
   ) {}
 
   get prefix(): Prefix {
     return this;
   }
+
+  /** The prefix as IPv4 numbers (IpcacheEntry), or -1 for IPv6. */
+  get v4Len(): number {
+    return this.v4 ? this.bits - 96 : -1;
+  }
+
 }
 
 const LAST = ID.CIDR_SCOPE - 1;
@@ -63,12 +71,12 @@ export class CidrIdentities {
     }
     let identity: CidrIdentity;
     if (v4) {
-      identity = new CidrIdentity(cidr, this.allocate(), v4Mapped(this.scan.addr), 96 + this.scan.len, true, this.slots.length, this.batch);
+      identity = new CidrIdentity(cidr, this.allocate(), v4Mapped(this.scan.addr), 96 + this.scan.len, true, this.slots.length, this.batch, this.scan.addr);
       this.byV4.set(this.scan.addr, this.scan.len, identity);
     } else {
       const p = parsePrefix(cidr);
       if (typeof p === 'string') throw new Error(`${cidr}: ${p}`);
-      identity = new CidrIdentity(cidr, this.allocate(), p.addr, p.bits, p.v4, this.slots.length, this.batch);
+      identity = new CidrIdentity(cidr, this.allocate(), p.addr, p.bits, p.v4, this.slots.length, this.batch, p.v4 ? Number(p.addr & 0xffffffffn) : 0);
       this.byText.set(cidr, identity);
     }
     this.created.push(identity);
@@ -81,7 +89,7 @@ export class CidrIdentities {
   release(which: string | CidrIdentity): CidrIdentity | undefined {
     const e = typeof which === 'string' ? this.get(which) : which;
     if (!e || e.refs === 0 || --e.refs > 0) return undefined;
-    if (e.v4) this.byV4.delete(Number(e.addr & 0xffffffffn), e.bits - 96);
+    if (e.v4) this.byV4.delete(e.v4Addr, e.v4Len);
     else this.byText.delete(e.cidr);
     if (e.batch !== this.batch) this.dropped.push(e);
     this.used?.delete(e.identity);

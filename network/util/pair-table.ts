@@ -1,64 +1,68 @@
-// An open-addressed hash table keyed by a pair of integers (a: 0..2^32-1, b: 0..2^31-1): an IPv4 prefix
+// An open-addressed hash table keyed by a pair of integers (a: 0..2^32-1, b: 0..2^31-2): an IPv4 prefix
 // (address, length), a policy group (peer, local and direction). A bulk load looks up several per rule:
 // a Map keyed by text pays for hashing tens of thousands of fresh strings, and nested Maps for two
-// lookups; this hashes two integers and probes typed arrays.
+// lookups; this hashes two integers and probes one typed array, where a slot's two keys sit side by side.
 
-const EMPTY = -1;
 const MIN_CAPACITY = 64;
 
 export class PairTable<T> {
-  private as = new Uint32Array(MIN_CAPACITY);
-  /** EMPTY for a free slot. */
-  private bs = new Int32Array(MIN_CAPACITY).fill(EMPTY);
-  private values: Array<T | undefined> = new Array<T | undefined>(MIN_CAPACITY);
+  /** Slot i: keys[2i] = a, keys[2i + 1] = b + 1 (0: a free slot, so a new table needs no fill). */
+  private keys = new Uint32Array(MIN_CAPACITY * 2);
+  private values: Array<T | undefined> = new Array<T | undefined>(MIN_CAPACITY).fill(undefined);
   private mask = MIN_CAPACITY - 1;
   size = 0;
 
   get(a: number, b: number): T | undefined {
+    const tag = b + 1;
+    const keys = this.keys;
     for (let i = this.home(a, b); ; i = (i + 1) & this.mask) {
-      const x = this.bs[i]!;
-      if (x === EMPTY) return undefined;
-      if (x === b && this.as[i] === a) return this.values[i];
+      const x = keys[2 * i + 1]!;
+      if (x === 0) return undefined;
+      if (x === tag && keys[2 * i] === a) return this.values[i];
     }
   }
 
   /** Adds or replaces. */
   set(a: number, b: number, value: T): void {
-    if ((this.size + 1) * 2 > this.bs.length) this.grow();
+    if ((this.size + 1) * 2 > this.mask + 1) this.grow();
+    const tag = b + 1;
+    const keys = this.keys;
     let i = this.home(a, b);
-    for (; this.bs[i] !== EMPTY; i = (i + 1) & this.mask) {
-      if (this.bs[i] === b && this.as[i] === a) {
+    for (; keys[2 * i + 1] !== 0; i = (i + 1) & this.mask) {
+      if (keys[2 * i + 1] === tag && keys[2 * i] === a) {
         this.values[i] = value;
         return;
       }
     }
-    this.as[i] = a;
-    this.bs[i] = b;
+    keys[2 * i] = a;
+    keys[2 * i + 1] = tag;
     this.values[i] = value;
     this.size++;
   }
 
   delete(a: number, b: number): boolean {
+    const tag = b + 1;
+    const keys = this.keys;
     let i = this.home(a, b);
     for (; ; i = (i + 1) & this.mask) {
-      const x = this.bs[i]!;
-      if (x === EMPTY) return false;
-      if (x === b && this.as[i] === a) break;
+      const x = keys[2 * i + 1]!;
+      if (x === 0) return false;
+      if (x === tag && keys[2 * i] === a) break;
     }
     // Backward-shift deletion: move up every later entry of the run that may sit at or before the hole,
     // so lookups never need tombstones.
     let hole = i;
-    for (let j = (i + 1) & this.mask; this.bs[j] !== EMPTY; j = (j + 1) & this.mask) {
-      const home = this.home(this.as[j]!, this.bs[j]!);
+    for (let j = (i + 1) & this.mask; keys[2 * j + 1] !== 0; j = (j + 1) & this.mask) {
+      const home = this.home(keys[2 * j]!, keys[2 * j + 1]! - 1);
       // j's entry can fill the hole when its home is not in (hole, j], cyclically
       if (((j - home) & this.mask) >= ((j - hole) & this.mask)) {
-        this.as[hole] = this.as[j]!;
-        this.bs[hole] = this.bs[j]!;
+        keys[2 * hole] = keys[2 * j]!;
+        keys[2 * hole + 1] = keys[2 * j + 1]!;
         this.values[hole] = this.values[j];
         hole = j;
       }
     }
-    this.bs[hole] = EMPTY;
+    keys[2 * hole + 1] = 0;
     this.values[hole] = undefined;
     this.size--;
     return true;
@@ -71,13 +75,13 @@ export class PairTable<T> {
   }
 
   private grow(): void {
-    const { as, bs, values } = this;
-    const capacity = bs.length * 2;
-    this.as = new Uint32Array(capacity);
-    this.bs = new Int32Array(capacity).fill(EMPTY);
-    this.values = new Array<T | undefined>(capacity);
+    const { keys, values } = this;
+    const capacity = (this.mask + 1) * 2;
+    this.keys = new Uint32Array(capacity * 2);
+    // filled in slot order: a packed array, not one with holes
+    this.values = new Array<T | undefined>(capacity).fill(undefined);
     this.mask = capacity - 1;
     this.size = 0;
-    for (let i = 0; i < bs.length; i++) if (bs[i] !== EMPTY) this.set(as[i]!, bs[i]!, values[i]!);
+    for (let i = 0; i < keys.length / 2; i++) if (keys[2 * i + 1] !== 0) this.set(keys[2 * i]!, keys[2 * i + 1]! - 1, values[i]!);
   }
 }

@@ -6,6 +6,7 @@ import {
   addrBytes, decodeNet, encodeIpcacheKey, encodePolicyKey, encodePolicyValue, formatAddr, NET, NETPOL_LAYOUTS,
 } from '../../network/datapath/layout.js';
 import { PackedKeyIndex } from '../../network/datapath/key-index.js';
+import { CidrIdentities } from '../../network/identity/cidrs.js';
 import { BpfPolicyMaps, EMPTY_STATE, type NetpolMaps } from '../../network/datapath/maps.js';
 import type { DatapathState, PolicyEntry, VerdictHalf } from '../../network/model.js';
 import { btfStructs } from '../helpers/btf.js';
@@ -157,6 +158,21 @@ describe('PolicyMaps.apply', () => {
     pm.apply({ ...A, ipcache: [...A.ipcache, { cidr: '10.1.2.3/32', identity: 300 }] }, EMPTY_STATE);
     expect(log.map((l) => l.split(' ')[0])).toEqual(['cgroups', 'ipcache', 'ipcacheExact', 'idents', 'egress', 'egressExact', 'egressExact', 'ingress']);
     expect(log[4]).toContain('del 40000000'); // least specific goes first
+  });
+
+  it('an ipcache entry that carries its IPv4 prefix as numbers encodes as its text does', () => {
+    const cidrs = new CidrIdentities();
+    const texts = ['10.0.0.0/8', '10.1.2.3/32', '0.0.0.0/0', '255.255.255.255/32', '192.168.128.0/17', 'fd00::/64'];
+    const identities = texts.map((t) => cidrs.acquire(t));
+    expect(identities.map((i) => i.v4Len)).toEqual([8, 32, 0, 32, 17, -1]);
+    const keys = (ipcache: DatapathState['ipcache']): string[] => {
+      const { maps, pm } = setup(false);
+      pm.apply(EMPTY_STATE, { ...EMPTY_STATE, ipcache });
+      return (['ipcache', 'ipcacheExact'] as const).flatMap((r) => [...(maps[r] as unknown as { data: Map<string, Buffer> }).data].map(([k, v]) => `${k}=${v.toString('hex')}`)).sort();
+    };
+    const fromText = keys(identities.map((i) => ({ cidr: i.cidr, identity: i.identity })));
+    expect(fromText).toHaveLength(texts.length);
+    expect(keys(identities)).toEqual(fromText);
   });
 
   it('writes only the difference, in batches where the map takes them', () => {
