@@ -217,6 +217,13 @@ export class PolicyCompiler {
   /** Compiles the new policies' units before anything changes, so a failure leaves no trace. */
   private build(policies: readonly NetPolicy[]): PolicyUnit[] {
     const built: PolicyUnit[] = [];
+    // a bulk load: room for about one prefix and one group per rule, made at once
+    let rules = 0;
+    for (const p of policies) for (const s of p.subjects) rules += s.rules.length;
+    if (rules > 1024) {
+      this.cidrs.reserve(rules);
+      this.groups.reserve(rules);
+    }
     try {
       for (const p of policies) built.push(buildUnit(p, this.ruleIds, this.opts.markBits, this.opts.releaseMarks, this.cidrs));
     } catch (e) {

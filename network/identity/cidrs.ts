@@ -60,6 +60,11 @@ export class CidrIdentities {
   private dropped: CidrIdentity[] = [];
   private batch = 0;
 
+  /** Makes room for `more` IPv4 prefixes (a bulk load). */
+  reserve(more: number): void {
+    this.byV4.reserve(more);
+  }
+
   /** `cidr` must be canonical (formatPrefix). Returns the identity, new when its refs are 1 (no result
    *  object per call: a bulk load acquires one per rule). Parses only a prefix it does not know. */
   acquire(cidr: string): CidrIdentity {

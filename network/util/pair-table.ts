@@ -22,9 +22,16 @@ export class PairTable<T> {
     }
   }
 
+  /** Makes room for `more` entries at once (a bulk load: one rehash instead of one per doubling). */
+  reserve(more: number): void {
+    let capacity = this.mask + 1;
+    while ((this.size + more) * 2 > capacity) capacity *= 2;
+    if (capacity > this.mask + 1) this.resize(capacity);
+  }
+
   /** Adds or replaces. */
   set(a: number, b: number, value: T): void {
-    if ((this.size + 1) * 2 > this.mask + 1) this.grow();
+    if ((this.size + 1) * 2 > this.mask + 1) this.resize((this.mask + 1) * 2);
     const tag = b + 1;
     const keys = this.keys;
     let i = this.home(a, b);
@@ -74,9 +81,8 @@ export class PairTable<T> {
     return h & this.mask;
   }
 
-  private grow(): void {
+  private resize(capacity: number): void {
     const { keys, values } = this;
-    const capacity = (this.mask + 1) * 2;
     this.keys = new Uint32Array(capacity * 2);
     // filled in slot order: a packed array, not one with holes
     this.values = new Array<T | undefined>(capacity).fill(undefined);
