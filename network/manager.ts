@@ -89,7 +89,7 @@ export class NetworkPolicyManager {
       mode: u.policy.mode,
       file: u.policy.source.file,
       selectedWorkloads: this.compiler.selectedWorkloads(u.key),
-      rules: u.ruleIds.length,
+      rules: u.subjects.reduce((n, s) => n + s.atoms.length, 0),
     }));
   }
 

@@ -318,7 +318,7 @@ export class PolicyCompiler {
   /** The rules of the loaded policies. */
   rules(): RuleInfo[] {
     const out: RuleInfo[] = [];
-    for (const l of this.loaded.values()) for (const id of l.unit.ruleIds) out.push(this.ruleIds.info(id)!);
+    for (const l of this.loaded.values()) for (const s of l.unit.subjects) for (const a of s.atoms) out.push(this.ruleIds.info(a.ruleId)!);
     return out;
   }
 

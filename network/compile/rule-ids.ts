@@ -4,16 +4,18 @@
 import type { RuleInfo } from '../model.js';
 import { policyKey, type NetPolicy, type NetRule, type Selector } from '../policy/types.js';
 
-/** One version of a rule: its policy (for mode and names), its subject's selector, the rule itself. */
-interface Known {
-  id: number;
-  policy: NetPolicy;
-  subject: Selector;
-  rule: NetRule;
+/** One version of a rule as RuleIds keeps it: its policy (for mode and names), its subject's selector,
+ *  the rule itself, and the id that PolicyRuleIds.id() gives it (the compiler's rule atom is one: no
+ *  second object per rule). */
+export interface RuleRecord {
+  readonly policy: NetPolicy;
+  readonly subject: Selector;
+  readonly rule: NetRule;
+  ruleId: number;
 }
 
 /** Same rule: compared structurally (no key strings built per rule); the line may differ. */
-function sameRule(a: Known, policy: NetPolicy, subject: Selector, rule: NetRule): boolean {
+function sameRule(a: RuleRecord, policy: NetPolicy, subject: Selector, rule: NetRule): boolean {
   return (
     a.policy.mode === policy.mode && a.rule.dir === rule.dir && a.rule.verdict === rule.verdict && sameValue(a.subject, subject) &&
     sameValue(a.rule.peers, rule.peers) && sameValue(a.rule.l4, rule.l4) && sameValue(a.rule.binaries, rule.binaries)
@@ -22,9 +24,9 @@ function sameRule(a: Known, policy: NetPolicy, subject: Selector, rule: NetRule)
 
 /** One version of a policy's rules, in the order they were given ids. */
 interface Version {
-  rules: Known[];
+  rules: RuleRecord[];
   /** By field path, built when a rule is not where it was (most recompiles keep the order). */
-  byPath: Map<string, Known> | null;
+  byPath: Map<string, RuleRecord> | null;
 }
 
 export class RuleIds {
@@ -32,7 +34,7 @@ export class RuleIds {
   private readonly byPolicy = new Map<string, Version>();
   /** By id (dense, so an array): the latest version of each rule ever given an id. A RuleInfo is
    *  built only when someone asks: verdict lookups are rare next to rules. */
-  private readonly byId: Array<Known | undefined> = [];
+  private readonly byId: Array<RuleRecord | undefined> = [];
   private next = 1;
 
   /**
@@ -41,16 +43,14 @@ export class RuleIds {
    * and content are unchanged; otherwise it gets a new id.
    */
   policy(policy: NetPolicy, key = policyKey(policy)): PolicyRuleIds {
-    return new PolicyRuleIds(this, policy, key, this.byPolicy.get(key));
+    return new PolicyRuleIds(this, key, this.byPolicy.get(key));
   }
 
-  /** For PolicyRuleIds: the rule's id, prev's when it is the same rule. */
-  assign(policy: NetPolicy, subject: Selector, rule: NetRule, prev: Known | undefined): Known {
-    const id = prev && sameRule(prev, policy, subject, rule) ? prev.id : this.next++;
+  /** For PolicyRuleIds: gives the record its id, prev's when it is the same rule. */
+  assign(r: RuleRecord, prev: RuleRecord | undefined): void {
+    r.ruleId = prev && sameRule(prev, r.policy, r.subject, r.rule) ? prev.ruleId : this.next++;
     // The file and line may move without the rule changing: keep the latest version.
-    const k: Known = { id, policy, subject, rule };
-    this.byId[id] = k;
-    return k;
+    this.byId[r.ruleId] = r;
   }
 
   /** For PolicyRuleIds: a version whose rules all have ids becomes the one to compare with. */
@@ -69,20 +69,21 @@ export class RuleIds {
 /** The ids of one policy version being built (RuleIds.policy). */
 export class PolicyRuleIds {
   private readonly version: Version = { rules: [], byPath: null };
-  constructor(private readonly ids: RuleIds, private readonly policy: NetPolicy, private readonly key: string, private readonly prev: Version | undefined) {}
+  constructor(private readonly ids: RuleIds, private readonly key: string, private readonly prev: Version | undefined) {}
 
-  id(subject: Selector, rule: NetRule): number {
+  /** Sets r.ruleId (r is a rule of this version's policy) and returns it. */
+  id(r: RuleRecord): number {
     const { rules } = this.version;
-    let prev: Known | undefined;
+    let prev: RuleRecord | undefined;
     if (this.prev) {
       // the same place in the same order: no lookup
       const same = this.prev.rules[rules.length];
-      if (same?.rule.path === rule.path) prev = same;
-      else prev = (this.prev.byPath ??= new Map(this.prev.rules.map((k) => [k.rule.path, k]))).get(rule.path);
+      if (same?.rule.path === r.rule.path) prev = same;
+      else prev = (this.prev.byPath ??= new Map(this.prev.rules.map((k) => [k.rule.path, k]))).get(r.rule.path);
     }
-    const k = this.ids.assign(this.policy, subject, rule, prev);
-    rules.push(k);
-    return k.id;
+    this.ids.assign(r, prev);
+    rules.push(r);
+    return r.ruleId;
   }
 
   commit(): void {

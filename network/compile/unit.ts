@@ -6,7 +6,7 @@ import type { Entity, NetPolicy, NetRule, Peer, PolicySubject, Selector } from '
 import { policyKey } from '../policy/types.js';
 import type { Atom } from './fold.js';
 import { l4Keys } from './l4.js';
-import type { RuleIds } from './rule-ids.js';
+import type { RuleIds, RuleRecord } from './rule-ids.js';
 
 /** A peer as the resolver needs it: a CIDR by its identity (which holds the parsed prefix), its excepts parsed. */
 export type PeerSpec =
@@ -14,9 +14,8 @@ export type PeerSpec =
   | { kind: 'cidr'; ref: CidrIdentity; except: Prefix[] }
   | { kind: 'entity'; entity: Entity };
 
-export interface RuleAtom extends Atom {
+export interface RuleAtom extends Atom, RuleRecord {
   dir: 0 | 1;
-  rule: NetRule;
   /** null: every peer. A CIDR identity alone: the rule's one peer is that prefix without except (the
    *  common rule of a large set, held without a list). */
   peers: PeerSpec[] | CidrIdentity | null;
@@ -42,7 +41,6 @@ export interface PolicyUnit {
   usesCluster: boolean;
   /** Binary lists whose marks this unit holds (to give back when it goes). */
   binaries: string[][];
-  ruleIds: number[];
 }
 
 /** Mark bits for a list of binaries (network/compile opts.markBits); may throw when bits run out. */
@@ -78,7 +76,6 @@ export function buildUnit(
   const cidrs: CidrIdentity[] = [];
   const cidrPeers: Prefix[] = [];
   const binaries: string[][] = [];
-  const ids: number[] = [];
   let usesWorld = false;
   let usesCluster = false;
   let guarded = false;
@@ -121,14 +118,17 @@ export function buildUnit(
           }
           binaries.push([...rule.binaries]);
         }
-        const ruleId = policyIds.id(subject.selector, rule);
-        ids.push(ruleId);
-        return { dir: rule.dir === 'ingress' ? 0 : 1, deny: rule.verdict === 'deny', enforce: policy.mode === 'enforce', ruleId, marks, l4: l4Keys(rule.l4), rule, peers };
+        const atom: RuleAtom = {
+          dir: rule.dir === 'ingress' ? 0 : 1, deny: rule.verdict === 'deny', enforce: policy.mode === 'enforce', ruleId: 0, marks, l4: l4Keys(rule.l4),
+          policy, subject: subject.selector, rule, peers,
+        };
+        policyIds.id(atom);
+        return atom;
       });
       return { subject, atoms };
     });
     policyIds.commit();
-    return { key, policy, subjects, cidrs, cidrPeers, usesWorld, usesCluster, binaries, ruleIds: ids };
+    return { key, policy, subjects, cidrs, cidrPeers, usesWorld, usesCluster, binaries };
   } catch (e) {
     for (const b of binaries) releaseMarks?.(b);
     for (const c of cidrs) identities.release(c);
