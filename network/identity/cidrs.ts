@@ -57,6 +57,8 @@ export class CidrIdentities {
   private used: Set<number> | null = null;
   /** Created and dropped since the last changes(). */
   private created: CidrIdentity[] = [];
+  /** How many of `created` were dropped again (none in a bulk load: no pass over them to filter). */
+  private createdDropped = 0;
   private dropped: CidrIdentity[] = [];
   private batch = 0;
 
@@ -97,6 +99,7 @@ export class CidrIdentities {
     if (e.v4) this.byV4.delete(e.v4Addr, e.v4Len);
     else this.byText.delete(e.cidr);
     if (e.batch !== this.batch) this.dropped.push(e);
+    else this.createdDropped++;
     this.used?.delete(e.identity);
     const last = this.slots.pop()!;
     if (last !== e) {
@@ -116,8 +119,9 @@ export class CidrIdentities {
   /** The identities that came and went since the last call (one created and dropped in between is in
    *  neither list). */
   changes(): { added: CidrIdentity[]; removed: CidrIdentity[] } {
-    const out = { added: this.created.filter((e) => e.refs > 0), removed: this.dropped };
+    const out = { added: this.createdDropped > 0 ? this.created.filter((e) => e.refs > 0) : this.created, removed: this.dropped };
     this.created = [];
+    this.createdDropped = 0;
     this.dropped = [];
     this.batch++;
     return out;
