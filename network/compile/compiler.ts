@@ -8,8 +8,8 @@ import { mask, type Prefix } from '../identity/cidr.js';
 import { CidrIdentities, CidrIdentity } from '../identity/cidrs.js';
 import { addressEntries, buildIpcache } from '../identity/ipcache.js';
 import { WorkloadIdentities, type NamespaceLabels, type WorkloadIdentity } from '../identity/workloads.js';
-import { matches } from '../policy/selectors.js';
-import type { NetPolicy } from '../policy/types.js';
+import { matches, selectorKey } from '../policy/selectors.js';
+import type { NetPolicy, Selector } from '../policy/types.js';
 import { PairTable } from '../util/pair-table.js';
 import { EntryTable, NO_ENTRIES, type Entries } from './entry-table.js';
 import { foldGroup, foldSingle, type Atom } from './fold.js';
@@ -115,7 +115,7 @@ const NO_FOOTPRINT: Footprint = { groups: [], contributions: [] };
 interface Loaded {
   unit: PolicyUnit;
   /** Workload identities each subject selects. */
-  locals: number[][];
+  locals: Array<readonly number[]>;
   footprint: Footprint;
   /** Per local identity: bit 0 ingress enf, 1 ingress all, 2 egress enf, 3 egress all. */
   defaults: Map<number, number>;
@@ -155,6 +155,8 @@ export class PolicyCompiler {
   /** defaultDenyBy's answers and the loaded keys in order, until the next update(). */
   /** Counts resolve() calls: a group stamped with the current count is in the footprint being built. */
   private resolves = 0;
+  /** selected()'s answers in this update (the identities are fixed once setWorkloads has run). */
+  private readonly selectedMemo = new Map<string, number[]>();
   private readonly defaultDenyMemo = new Map<number, NetPolicy | null>();
   private sortedKeys: string[] | null = null;
 
@@ -170,6 +172,7 @@ export class PolicyCompiler {
   /** Applies a change and returns the new state. Throws UnitError (with nothing changed) when a policy cannot be compiled. */
   update(change: Change): DatapathState {
     this.defaultDenyMemo.clear();
+    this.selectedMemo.clear();
     this.sortedKeys = null;
     const built = this.build(change.upsert ?? []);
     const pass: Pass = { dirty: new Set(), dirtyGroups: [], changedIdentities: [] };
@@ -234,6 +237,7 @@ export class PolicyCompiler {
   }
 
   private setWorkloads(workloads: readonly Workload[], pass: Pass): void {
+    this.selectedMemo.clear();
     const before = new Map<number, WorkloadIdentity>();
     for (const i of this.idents.all()) before.set(i.id, i);
     const ids = workloads.map((w) => this.idents.acquire(w.namespace, w.labels));
@@ -399,7 +403,7 @@ export class PolicyCompiler {
     }
     for (const p of peers) {
       if (p.kind === 'selector') {
-        for (const i of this.idents.all()) if (matches(p.selector, i.selectorLabels)) out.push(i.id);
+        for (const id of this.selected(p.selector)) out.push(id);
       } else if (p.kind === 'cidr') {
         if (p.ref.prefix.bits === 128 && p.except.length === 0) out.push(p.ref.identity);
         else this.cidrs.inside(p.ref.prefix, p.except, out);
@@ -435,8 +439,7 @@ export class PolicyCompiler {
       else fp.contributions[g.at] = [had, a];
     };
     l.locals = l.unit.subjects.map((s) => {
-      const locals: number[] = [];
-      for (const i of this.idents.all()) if (matches(s.subject.selector, i.selectorLabels)) locals.push(i.id);
+      const locals = this.selected(s.subject.selector);
       const dd = s.subject.defaultDeny;
       const bits = (dd.ingress ? (enforce ? 3 : 2) : 0) | (dd.egress ? (enforce ? 12 : 8) : 0);
       const peers = s.atoms.map((a) => this.resolvePeers(a.peers));
@@ -453,6 +456,19 @@ export class PolicyCompiler {
     });
     this.setFootprint(l, fp, dirtyGroups);
     this.setDefaults(l, defaults);
+  }
+
+  /** The workload identities a selector selects: asked once per distinct selector in an update (many
+   *  policies share one), not once per policy and identity. Read-only: lists are shared. */
+  private selected(s: Selector): readonly number[] {
+    const key = selectorKey(s);
+    let ids = this.selectedMemo.get(key);
+    if (!ids) {
+      ids = [];
+      for (const i of this.idents.all()) if (matches(s, i.selectorLabels)) ids.push(i.id);
+      this.selectedMemo.set(key, ids);
+    }
+    return ids;
   }
 
   private group(dir: 0 | 1, local: number, peer: number): Group {

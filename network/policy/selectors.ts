@@ -57,6 +57,11 @@ export function and(...ss: Selector[]): Selector {
 
 export const inNamespace = (key: string, ns: string): Selector => ({ requirements: [{ key, operator: 'In', values: [ns] }] });
 
+/** Equal for selectors with the same requirements in the same order: a memo key for what they select. */
+export function selectorKey(s: Selector): string {
+  return s.requirements.map((r) => [r.key, r.operator, ...r.values].join('\u0000')).join('\u0001');
+}
+
 /** Whether a workload with these selector labels is selected. */
 export function matches(s: Selector, labels: Readonly<Record<string, string>>): boolean {
   for (const r of s.requirements) {
