@@ -59,7 +59,13 @@ export const inNamespace = (key: string, ns: string): Selector => ({ requirement
 
 /** Equal for selectors with the same requirements in the same order: a memo key for what they select. */
 export function selectorKey(s: Selector): string {
-  return s.requirements.map((r) => [r.key, r.operator, ...r.values].join('\u0000')).join('\u0001');
+  let key = '';
+  for (const r of s.requirements) {
+    key += `${r.key}\u0000${r.operator}`;
+    for (const v of r.values) key += `\u0000${v}`;
+    key += '\u0001';
+  }
+  return key;
 }
 
 /** Whether a workload with these selector labels is selected. */
