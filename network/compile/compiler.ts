@@ -5,7 +5,7 @@
 import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, RuleInfo, Workload } from '../model.js';
 import { ID } from '../model.js';
 import { mask, type Prefix } from '../identity/cidr.js';
-import { CidrIdentities, CidrIdentity } from '../identity/cidrs.js';
+import { CidrIdentities, isCidrIdentity, type CidrIdentity } from '../identity/cidrs.js';
 import { addressEntries, buildIpcache } from '../identity/ipcache.js';
 import { WorkloadIdentities, type NamespaceLabels, type WorkloadIdentity } from '../identity/workloads.js';
 import { matches, selectorKey } from '../policy/selectors.js';
@@ -341,7 +341,7 @@ export class PolicyCompiler {
     for (const s of u.subjects) {
       for (const i of changed) if (matches(s.subject.selector, i.selectorLabels)) return true;
       for (const a of s.atoms) {
-        if (a.peers === null || a.peers instanceof CidrIdentity) continue;
+        if (a.peers === null || isCidrIdentity(a.peers)) continue;
         for (const p of a.peers) {
           if (p.kind === 'selector') for (const i of changed) if (matches(p.selector, i.selectorLabels)) return true;
         }
@@ -357,7 +357,7 @@ export class PolicyCompiler {
       this.cidrIndexBuilt = true;
       for (const l of this.loaded.values()) this.index(l);
     }
-    for (const { prefix } of changed) {
+    for (const prefix of changed) {
       for (const [bits, byAddr] of this.cidrIndex) {
         if (bits > prefix.bits) continue;
         const users = byAddr.get(prefix.addr & mask(bits));
@@ -395,9 +395,9 @@ export class PolicyCompiler {
    *  own identity; no array), several as a list. */
   private resolvePeers(peers: readonly PeerSpec[] | CidrIdentity | null): number | number[] {
     if (peers === null) return ID.ANY;
-    if (peers instanceof CidrIdentity && peers.bits === 128) return peers.identity;
+    if (isCidrIdentity(peers) && peers.bits === 128) return peers.identity;
     const out: number[] = [];
-    if (peers instanceof CidrIdentity) {
+    if (isCidrIdentity(peers)) {
       this.cidrs.inside(peers, NO_PREFIXES, out);
       return out;
     }
@@ -405,8 +405,8 @@ export class PolicyCompiler {
       if (p.kind === 'selector') {
         for (const id of this.selected(p.selector)) out.push(id);
       } else if (p.kind === 'cidr') {
-        if (p.ref.prefix.bits === 128 && p.except.length === 0) out.push(p.ref.identity);
-        else this.cidrs.inside(p.ref.prefix, p.except, out);
+        if (p.ref.bits === 128 && p.except.length === 0) out.push(p.ref.identity);
+        else this.cidrs.inside(p.ref, p.except, out);
       } else if (p.entity === 'all') out.push(ID.ANY);
       else if (p.entity === 'host') out.push(ID.HOST);
       else if (p.entity === 'cluster') {

@@ -83,13 +83,13 @@ export function buildUnit(
   const named = (cidr: string): CidrIdentity => {
     const c = identities.acquire(cidr);
     cidrs.push(c);
-    if (!guarded && !c.prefix.v4 && contains(c.prefix, V4_MAPPED_SPACE)) {
+    if (!guarded && !c.v4 && contains(c, V4_MAPPED_SPACE)) {
       guarded = true;
       cidrs.push(identities.acquire(V4_GUARD));
     }
     return c;
   };
-  const prefix = (cidr: string): Prefix => named(cidr).prefix;
+  const prefix = (cidr: string): Prefix => named(cidr);
   const peer = (cidr: string): CidrIdentity => {
     const ref = named(cidr);
     cidrPeers.push(ref);

@@ -5,35 +5,32 @@ import { ID, type IpcacheEntry } from '../model.js';
 import { contains, mask, parsePrefix, scanCanonicalV4, V4Text, v4Mapped, type Prefix } from './cidr.js';
 import { PairTable } from '../util/pair-table.js';
 
-/** Its own pal_np_ipcache entry (cidr, identity), and its own parsed prefix: one object per prefix. */
-export class CidrIdentity implements IpcacheEntry, Prefix {
+/**
+ * Its own pal_np_ipcache entry (cidr, identity), and its own parsed prefix: one object per prefix.
+ * A plain object from one literal (newIdentity): V8 tracks a literal's allocation site and, seeing
+ * that identities survive, allocates them straight in the old generation.
+ */
+export interface CidrIdentity extends IpcacheEntry, Prefix {
+  readonly cidr: string;
+  /** The id (ID.CIDR_SCOPE | n), as its ipcache entry names it. */
+  readonly identity: number;
   /** Rule references. */
-  refs = 1;
-  constructor(
-    readonly cidr: string,
-    /** The id (ID.CIDR_SCOPE | n), as its ipcache entry names it. */
-    readonly identity: number,
-    readonly addr: bigint,
-    readonly bits: number,
-    readonly v4: boolean,
-    /** Where its entry sits in the entry list (kept without gaps by moving the last one in). */
-    public slot: number,
-    /** The changes() batch it was created in. */
-    readonly batch: number,
-    /** The IPv4 address as a number (0 for IPv6). */
-    readonly v4Addr: number,
-  ) {}
-
-  get prefix(): Prefix {
-    return this;
-  }
-
-  /** The prefix as IPv4 numbers (IpcacheEntry), or -1 for IPv6. */
-  get v4Len(): number {
-    return this.v4 ? this.bits - 96 : -1;
-  }
-
+  refs: number;
+  /** Where its entry sits in the entry list (kept without gaps by moving the last one in). */
+  slot: number;
+  /** The changes() batch it was created in. */
+  readonly batch: number;
+  /** The IPv4 prefix as numbers (IpcacheEntry): length 0..32 or -1 (IPv6), address (0 for IPv6). */
+  readonly v4Len: number;
+  readonly v4Addr: number;
 }
+
+/** A rule's peer held as a CIDR identity (not a list of peer specs). */
+export const isCidrIdentity = (x: object): x is CidrIdentity => 'identity' in x && 'refs' in x;
+
+const newIdentity = (cidr: string, identity: number, p: Prefix, slot: number, batch: number, v4Addr: number): CidrIdentity => ({
+  cidr, identity, addr: p.addr, bits: p.bits, v4: p.v4, refs: 1, slot, batch, v4Len: p.v4 ? p.bits - 96 : -1, v4Addr,
+});
 
 const LAST = ID.CIDR_SCOPE - 1;
 /** Above this many pending inserts one sort beats inserting each in place. */
@@ -78,12 +75,13 @@ export class CidrIdentities {
     }
     let identity: CidrIdentity;
     if (v4) {
-      identity = new CidrIdentity(cidr, this.allocate(), v4Mapped(this.scan.addr), 96 + this.scan.len, true, this.slots.length, this.batch, this.scan.addr);
+      const prefix = { addr: v4Mapped(this.scan.addr), bits: 96 + this.scan.len, v4: true };
+      identity = newIdentity(cidr, this.allocate(), prefix, this.slots.length, this.batch, this.scan.addr);
       this.byV4.set(this.scan.addr, this.scan.len, identity);
     } else {
       const p = parsePrefix(cidr);
       if (typeof p === 'string') throw new Error(`${cidr}: ${p}`);
-      identity = new CidrIdentity(cidr, this.allocate(), p.addr, p.bits, p.v4, this.slots.length, this.batch, p.v4 ? Number(p.addr & 0xffffffffn) : 0);
+      identity = newIdentity(cidr, this.allocate(), p, this.slots.length, this.batch, p.v4 ? Number(p.addr & 0xffffffffn) : 0);
       this.byText.set(cidr, identity);
     }
     this.created.push(identity);
