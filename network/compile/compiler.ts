@@ -14,7 +14,7 @@ import { PairTable } from '../util/pair-table.js';
 import { EntryTable, NO_ENTRIES, type Entries } from './entry-table.js';
 import { foldGroup, foldSingle, type Atom } from './fold.js';
 import { processRuleIds, type RuleIds } from './rule-ids.js';
-import { buildUnit, type MarkBits, type PeerSpec, type PolicyUnit, type RuleAtom } from './unit.js';
+import { buildUnit, cidrPeers, type MarkBits, type PeerSpec, type PolicyUnit, type RuleAtom } from './unit.js';
 
 export interface CompileOptions {
   /** Mark bit(s) for a rule restricted to binaries (put in allow_marks / deny_marks). */
@@ -120,8 +120,15 @@ interface Loaded {
   /** Workload identities each subject selects. */
   locals: Array<readonly number[]>;
   footprint: Footprint;
-  /** Per local identity: bit 0 ingress enf, 1 ingress all, 2 egress enf, 3 egress all. */
-  defaults: Map<number, number>;
+  /** Pairs (local identity, bits: 0 ingress enf, 1 ingress all, 2 egress enf, 3 egress all), each
+   *  local once. A list, not a Map: a policy selects few identities, and a bulk load has thousands. */
+  defaults: number[];
+}
+
+/** A local's default bits in a Loaded.defaults list. */
+function defaultBits(list: readonly number[], local: number): number {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === local) return list[i + 1]!;
+  return 0;
 }
 
 const DIRS = ['ingress', 'egress'] as const;
@@ -257,14 +264,14 @@ export class PolicyCompiler {
     const l = this.loaded.get(key);
     if (!l) return;
     this.setFootprint(l, NO_FOOTPRINT, pass.dirtyGroups);
-    this.setDefaults(l, new Map());
+    this.setDefaults(l, []);
     this.unindex(l);
     this.release(l.unit);
     this.loaded.delete(key);
   }
 
   private load(unit: PolicyUnit, pass: Pass): void {
-    const l: Loaded = { unit, locals: [], footprint: NO_FOOTPRINT, defaults: new Map() };
+    const l: Loaded = { unit, locals: [], footprint: NO_FOOTPRINT, defaults: [] };
     this.loaded.set(unit.key, l);
     this.index(l);
     pass.dirty.add(l);
@@ -296,7 +303,7 @@ export class PolicyCompiler {
     let by: NetPolicy | null = null;
     for (const key of this.sortedKeys) {
       const l = this.loaded.get(key)!;
-      if (((l.defaults.get(local) ?? 0) >> bit) & 1 && (!audit || l.unit.policy.mode === 'audit')) {
+      if ((defaultBits(l.defaults, local) >> bit) & 1 && (!audit || l.unit.policy.mode === 'audit')) {
         by = l.unit.policy;
         break;
       }
@@ -372,7 +379,7 @@ export class PolicyCompiler {
   private index(l: Loaded): void {
     if (l.unit.usesWorld) this.worldUsers.add(l);
     if (!this.cidrIndexBuilt) return;
-    for (const p of l.unit.cidrPeers) {
+    for (const p of cidrPeers(l.unit)) {
       let byAddr = this.cidrIndex.get(p.bits);
       if (!byAddr) this.cidrIndex.set(p.bits, (byAddr = new Map()));
       const users = byAddr.get(p.addr);
@@ -384,7 +391,7 @@ export class PolicyCompiler {
   private unindex(l: Loaded): void {
     this.worldUsers.delete(l);
     if (!this.cidrIndexBuilt) return;
-    for (const p of l.unit.cidrPeers) {
+    for (const p of cidrPeers(l.unit)) {
       const byAddr = this.cidrIndex.get(p.bits);
       const users = byAddr?.get(p.addr);
       const i = users ? users.indexOf(l) : -1;
@@ -426,7 +433,9 @@ export class PolicyCompiler {
   private resolve(l: Loaded, dirtyGroups: Group[]): void {
     const fp: Footprint = { groups: [], contributions: [] };
     const stamp = ++this.resolves;
-    const defaults = new Map<number, number>();
+    const defaults: number[] = [];
+    // with one subject each local comes once; with several, a local two subjects select is merged
+    const several = l.unit.subjects.length > 1;
     const enforce = l.unit.policy.mode === 'enforce';
     const add = (a: RuleAtom, local: number, peer: number): void => {
       const g = this.group(a.dir, local, peer);
@@ -447,7 +456,12 @@ export class PolicyCompiler {
       const bits = (dd.ingress ? (enforce ? 3 : 2) : 0) | (dd.egress ? (enforce ? 12 : 8) : 0);
       const peers = s.atoms.map((a) => this.resolvePeers(a.peers));
       for (const local of locals) {
-        if (bits) defaults.set(local, (defaults.get(local) ?? 0) | bits);
+        if (bits) {
+          let i = several ? defaults.indexOf(local) : -1;
+          while (i >= 0 && i % 2 === 1) i = defaults.indexOf(local, i + 1);
+          if (i >= 0) defaults[i + 1]! |= bits;
+          else defaults.push(local, bits);
+        }
         for (let ai = 0; ai < s.atoms.length; ai++) {
           const a: RuleAtom = s.atoms[ai]!;
           const ps = peers[ai]!;
@@ -515,15 +529,15 @@ export class PolicyCompiler {
     l.footprint = next;
   }
 
-  private setDefaults(l: Loaded, next: Map<number, number>): void {
+  private setDefaults(l: Loaded, next: number[]): void {
     const bump = (local: number, bits: number, by: number): void => {
       let c = this.defaultCounts.get(local);
       if (!c) this.defaultCounts.set(local, (c = [0, 0, 0, 0]));
       for (let b = 0; b < 4; b++) if (bits & (1 << b)) c[b]! += by;
       if (c.every((n) => n === 0)) this.defaultCounts.delete(local);
     };
-    l.defaults.forEach((bits, local) => bump(local, bits, -1));
-    next.forEach((bits, local) => bump(local, bits, 1));
+    for (let i = 0; i < l.defaults.length; i += 2) bump(l.defaults[i]!, l.defaults[i + 1]!, -1);
+    for (let i = 0; i < next.length; i += 2) bump(next[i]!, next[i + 1]!, 1);
     l.defaults = next;
   }
 

@@ -1,7 +1,7 @@
 // A policy's compiled form that does not depend on which workloads or CIDRs exist: per subject, its
 // rules as atoms (rule id, mode, marks, L4 keys) with the peers still to resolve. Built once per add.
 import { contains, parsePrefix, type Prefix } from '../identity/cidr.js';
-import type { CidrIdentities, CidrIdentity } from '../identity/cidrs.js';
+import { isCidrIdentity, type CidrIdentities, type CidrIdentity } from '../identity/cidrs.js';
 import type { Entity, NetPolicy, NetRule, Peer, PolicySubject, Selector } from '../policy/types.js';
 import { policyKey } from '../policy/types.js';
 import type { Atom } from './fold.js';
@@ -33,8 +33,6 @@ export interface PolicyUnit {
   /** The CIDR identities of every prefix the rules name (CIDRs and excepts), one reference per mention,
    *  held from the build until the compiler unloads the unit (so their ids cannot change meanwhile). */
   cidrs: CidrIdentity[];
-  /** The CIDR peers (not excepts): the unit re-resolves when a prefix inside one comes or goes. */
-  cidrPeers: Prefix[];
   /** A rule names the world entity: every CIDR identity is its peer. */
   usesWorld: boolean;
   /** A rule names the cluster entity: every workload identity is its peer. */
@@ -74,7 +72,6 @@ export function buildUnit(
 ): PolicyUnit {
   const key = policyKey(policy);
   const cidrs: CidrIdentity[] = [];
-  const cidrPeers: Prefix[] = [];
   const binaries: string[][] = [];
   let usesWorld = false;
   let usesCluster = false;
@@ -90,11 +87,7 @@ export function buildUnit(
     return c;
   };
   const prefix = (cidr: string): Prefix => named(cidr);
-  const peer = (cidr: string): CidrIdentity => {
-    const ref = named(cidr);
-    cidrPeers.push(ref);
-    return ref;
-  };
+  const peer = named;
   const spec = (p: Peer): PeerSpec => {
     if (p.kind === 'selector') return p;
     if (p.kind === 'entity') {
@@ -128,10 +121,21 @@ export function buildUnit(
       return { subject, atoms };
     });
     policyIds.commit();
-    return { key, policy, subjects, cidrs, cidrPeers, usesWorld, usesCluster, binaries };
+    return { key, policy, subjects, cidrs, usesWorld, usesCluster, binaries };
   } catch (e) {
     for (const b of binaries) releaseMarks?.(b);
     for (const c of cidrs) identities.release(c);
     throw e;
+  }
+}
+
+/** The unit's CIDR peers (not excepts): it re-resolves when a prefix inside one comes or goes. */
+export function* cidrPeers(u: PolicyUnit): Generator<CidrIdentity> {
+  for (const s of u.subjects) {
+    for (const a of s.atoms) {
+      if (a.peers === null) continue;
+      if (isCidrIdentity(a.peers)) yield a.peers;
+      else for (const p of a.peers) if (p.kind === 'cidr') yield p.ref;
+    }
   }
 }

@@ -131,6 +131,29 @@ describe('rule ids', () => {
   });
 });
 
+describe('default deny', () => {
+  it('a policy whose two subjects select one workload makes both their directions default-deny for it', () => {
+    const text = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: two, namespace: prod}
+specs:
+  - endpointSelector: {matchLabels: {app: web}}
+    ingress: [{fromEntities: [host]}]
+  - endpointSelector: {}
+    egress: [{toEntities: [world]}]
+`;
+    const c = new PolicyCompiler({ ruleIds: new RuleIds() });
+    const state = c.update({ upsert: parse(text), workloads: W });
+    const web = state.cgroups.find((g) => g.cgroupId === 10n)!.identity;
+    const db = state.cgroups.find((g) => g.cgroupId === 20n)!.identity;
+    expect(c.defaultDenyBy(web, 'ingress', false)?.name).toBe('two');
+    expect(c.defaultDenyBy(web, 'egress', false)?.name).toBe('two');
+    expect(c.defaultDenyBy(db, 'ingress', false)).toBeUndefined();
+    expect(c.defaultDenyBy(db, 'egress', false)?.name).toBe('two');
+    expect(state.defaults.find((d) => d.localId === web)).toMatchObject({ ingressEnf: true, egressEnf: true });
+  });
+});
+
 describe('incremental compile gives what a full compile gives', () => {
   const POLICIES = [
     cnp('a', `  endpointSelector: {matchLabels: {app: web}}
