@@ -115,12 +115,6 @@ export function scanCanonicalV4(text: string, out: V4Text): boolean {
 /** The v4-mapped 128-bit address of a 32-bit IPv4 address. */
 export const v4Mapped = (addr: number): bigint => V4_MAPPED | BigInt(addr);
 
-/** A canonical IPv4 prefix parsed by hand (see scanCanonicalV4), or undefined. */
-export function canonicalV4Prefix(text: string): Prefix | undefined {
-  const t = new V4Text();
-  return scanCanonicalV4(text, t) ? { addr: v4Mapped(t.addr), bits: 96 + t.len, v4: true } : undefined;
-}
-
 /** Why `text` is not a prefix, or the prefix. Host bits must be zero, as Kubernetes and Cilium require. */
 export function parsePrefix(text: string): Prefix | string {
   const known = memo.get(text);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addressEntries, buildIpcache, CidrIdentities, formatPrefix, parsePrefix, WorkloadIdentities, type Prefix } from '../../network/identity/index.js';
-import { canonicalV4Prefix } from '../../network/identity/cidr.js';
+import { scanCanonicalV4, V4Text, v4Mapped } from '../../network/identity/cidr.js';
 import { ID } from '../../network/model.js';
 
 const P = (s: string): Prefix => parsePrefix(s) as Prefix;
@@ -78,7 +78,11 @@ describe('prefixes', () => {
   });
 });
 
-describe('canonicalV4Prefix', () => {
+describe('scanCanonicalV4', () => {
+  const canonicalV4Prefix = (text: string): Prefix | undefined => {
+    const t = new V4Text();
+    return scanCanonicalV4(text, t) ? { addr: v4Mapped(t.addr), bits: 96 + t.len, v4: true } : undefined;
+  };
   it('parses what parsePrefix parses to the same canonical text, and nothing else', () => {
     const yes = ['10.0.0.0/8', '10.1.2.3/32', '0.0.0.0/0', '255.255.255.255/32', '192.168.0.0/16', '0.0.0.0/32', '172.16.1.0/24'];
     for (const t of yes) {
