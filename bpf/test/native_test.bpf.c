@@ -29,10 +29,11 @@ struct nt_rec {
 /* Indexes of the per-CPU hit counters. */
 enum { NT_HIT_TP, NT_HIT_RAW_TP, NT_HIT_UPROBE, NT_HIT_FORK, NT_HIT_TC, NT_HIT_MAX };
 
-/* Left to user space: the tests exercise lookup/update/delete/batch on it. */
+/* Left to user space: the tests exercise lookup/update/delete/batch on it (8,192: room for a batch
+ * large enough that the addon writes it from two threads). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, 8192);
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");

@@ -57,7 +57,7 @@ std::string BpffsHint(const std::string& path) {
   return OnBpffs(path) ? "" : " (not on a bpf file system; pins live under a bpffs mount such as /sys/fs/bpf)";
 }
 
-// Batches at least this long are written as two halves from two threads (UpdateBatchHalves).
+// Hash-map batches at least this long are written as two halves from two threads (UpdateBatchHalves).
 constexpr size_t kParallelBatch = 2048;
 
 bool BatchUnsupported(int err) { return err == EINVAL || err == ENOTSUP || err == kENOTSUPP; }
@@ -349,10 +349,10 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
     WriteBatch(env, op, fd, kb.data, vb.data, n, flags);
   }
 
-  // One batch update; a large one as two halves written at once from two threads. The kernel's hash
-  // maps lock per bucket, so two writers run side by side: a bulk load of 50,000 entries spends most of
-  // its kernel time here. Which entry lands first does not matter within one map (the caller orders
-  // maps, and a trie's keys, across calls). Returns 0 or the first errno.
+  // One batch update; a large one into a hash map as two halves written at once from two threads. The
+  // kernel's hash maps lock per bucket, so two writers run side by side (a bulk load of 50,000 entries
+  // spends most of its kernel time here), and which key of a hash map lands first does not matter.
+  // Not a trie: its writes go most specific first, in the caller's order. Returns 0 or the first errno.
   int UpdateBatchHalves(int fd, const uint8_t* keys, const uint8_t* values, size_t n, uint64_t flags) {
     const size_t ks = h_->keySize, vs = h_->valueStride;
     auto write = [fd, flags](const uint8_t* k, const uint8_t* v, size_t count) -> int {
@@ -360,7 +360,9 @@ class NativeMap : public Napi::ObjectWrap<NativeMap> {
       __u32 c = static_cast<__u32>(count);
       return bpf_map_update_batch(fd, k, v, &c, &opts) == 0 ? 0 : errno;
     };
-    if (n < kParallelBatch || std::thread::hardware_concurrency() < 2) return write(keys, values, n);
+    const bool hash = h_->type == BPF_MAP_TYPE_HASH || h_->type == BPF_MAP_TYPE_PERCPU_HASH || h_->type == BPF_MAP_TYPE_LRU_HASH ||
+                      h_->type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+    if (!hash || n < kParallelBatch || std::thread::hardware_concurrency() < 2) return write(keys, values, n);
     const size_t half = n / 2;
     int second = 0;
     std::thread t([&] { second = write(keys + half * ks, values + half * vs, n - half); });

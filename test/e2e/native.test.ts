@@ -128,7 +128,7 @@ describe('BpfObject open / configure / load', () => {
       expect(progs.find((p) => p.name === 'on_fork')!.type).toBe('tracing');
       expect(progs.find((p) => p.name === 'fentry_unlink')!.fd).toBe(-1);
       const maps = obj.maps();
-      expect(maps.find((m) => m.name === 'counters')).toMatchObject({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1024 });
+      expect(maps.find((m) => m.name === 'counters')).toMatchObject({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 8192 });
       expect(maps.find((m) => m.name === 'hits')).toMatchObject({ type: 'percpu_array', keySize: 4, valueSize: 8 });
       expect(maps.find((m) => m.name === 'events')).toMatchObject({ type: 'ringbuf', maxEntries: 256 * 1024 });
       for (const m of maps) expect(m.fd).toBeGreaterThan(0);
@@ -257,6 +257,24 @@ describe('BpfMap', () => {
     expect(counters.lookupBatch().keys).toEqual([]);
   });
 
+  it('a batch large enough to be written from two threads lands whole, each key with its own value', () => {
+    const n = 6000;
+    const keys = Buffer.alloc(n * 4);
+    const values = Buffer.alloc(n * 8);
+    for (let i = 0; i < n; i++) {
+      keys.writeUInt32LE(10000 + i, i * 4);
+      values.writeBigUInt64LE(BigInt(i) * 7n + 1n, i * 8);
+    }
+    counters.updateBatchFlat(keys, values);
+    const got = counters.lookupBatch();
+    expect(got.keys).toHaveLength(n);
+    const seen = new Map<number, bigint>();
+    got.keys.forEach((k, i) => seen.set(k.readUInt32LE(0), got.values[i]!.readBigUInt64LE(0)));
+    for (let i = 0; i < n; i++) expect(seen.get(10000 + i)).toBe(BigInt(i) * 7n + 1n);
+    for (let i = 0; i < n; i++) counters.delete(u32(10000 + i));
+    expect(counters.lookupBatch().keys).toEqual([]);
+  });
+
   it('reads and writes per-CPU values', () => {
     const hits = obj.map('hits');
     const cpus = possibleCpus();
@@ -289,7 +307,7 @@ describe('BpfMap', () => {
     counters.pin(path);
     try {
       const pinned = BpfMap.fromPinned(path);
-      expect(pinned.info).toMatchObject({ name: 'counters', type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1024 });
+      expect(pinned.info).toMatchObject({ name: 'counters', type: 'hash', keySize: 4, valueSize: 8, maxEntries: 8192 });
       expect(pinned.lookup(u32(5))!.readBigUInt64LE(0)).toBe(55n);
       pinned.close();
       expect(bpfError(() => pinned.lookup(u32(5))).code).toBe('EBADF');
