@@ -1,13 +1,12 @@
 // The flat list of every group's entries, patched in place when groups change (swap-remove, append),
 // so one policy change costs what it changes plus one copy, not a walk over every group.
 import type { PolicyEntry } from '../model.js';
+import { countOf, itemAt, type OneOrMany } from '../util/one-or-many.js';
 
-/** A group's entries: one (most groups have one key: no list), or several. */
-export type Entries = PolicyEntry | readonly PolicyEntry[];
+/** A group's entries: one (most groups have one key), or several. */
+export type Entries = OneOrMany<PolicyEntry>;
 
 export const NO_ENTRIES: readonly PolicyEntry[] = [];
-const count = (es: Entries): number => (Array.isArray(es) ? es.length : 1);
-const at = (es: Entries, i: number): PolicyEntry => (Array.isArray(es) ? (es as readonly PolicyEntry[])[i]! : (es as PolicyEntry));
 
 export class EntryTable {
   private readonly flat: PolicyEntry[] = [];
@@ -19,12 +18,12 @@ export class EntryTable {
   private removed: PolicyEntry[] = [];
 
   replace(old: Entries, next: Entries): void {
-    const nOld = count(old);
-    const nNext = count(next);
-    for (let i = 0; i < nOld; i++) this.removed.push(at(old, i));
-    for (let i = 0; i < nNext; i++) this.added.push(at(next, i));
+    const nOld = countOf(old);
+    const nNext = countOf(next);
+    for (let i = 0; i < nOld; i++) this.removed.push(itemAt(old, i));
+    for (let i = 0; i < nNext; i++) this.added.push(itemAt(next, i));
     if (nOld === 0 && this.index === null) {
-      for (let i = 0; i < nNext; i++) this.flat.push(at(next, i));
+      for (let i = 0; i < nNext; i++) this.flat.push(itemAt(next, i));
       return;
     }
     if (this.index === null) {
@@ -33,7 +32,7 @@ export class EntryTable {
     }
     const index = this.index;
     for (let j = 0; j < nOld; j++) {
-      const e = at(old, j);
+      const e = itemAt(old, j);
       const i = index.get(e)!;
       const last = this.flat.pop()!;
       if (last !== e) {
@@ -43,7 +42,7 @@ export class EntryTable {
       index.delete(e);
     }
     for (let j = 0; j < nNext; j++) {
-      const e = at(next, j);
+      const e = itemAt(next, j);
       index.set(e, this.flat.length);
       this.flat.push(e);
     }

@@ -1,7 +1,8 @@
 // One (direction, local, peer) group: merge every rule's contribution per L4 key, then fold each less
 // specific key into the more specific ones it covers, so the kernel's single LPM answer is complete.
 import type { Direction, PolicyEntry, VerdictHalf } from '../model.js';
-import { keyAt, keyBits, keyCount, keyPort, keyProto, L3_KEY, l4Key, portMask, type L4Keys } from './l4.js';
+import { countOf, itemAt } from '../util/one-or-many.js';
+import { keyBits, keyPort, keyProto, L3_KEY, l4Key, portMask, type L4Keys } from './l4.js';
 
 /** What one rule brings to the keys it names (for every local and peer it applies to). */
 export interface Atom {
@@ -68,8 +69,8 @@ export function foldGroup(dir: Direction, localId: number, peerId: number, contr
   const raw = new Map<number, Built>();
   for (const atoms of contributions) {
     for (const a of atoms) {
-      for (let i = 0, n = keyCount(a.l4); i < n; i++) {
-        const k = keyAt(a.l4, i);
+      for (let i = 0, n = countOf(a.l4); i < n; i++) {
+        const k = itemAt(a.l4, i);
         let e = raw.get(k);
         if (!e) raw.set(k, (e = entry(dir, localId, peerId, k)));
         if (a.enforce) addAtom(e.enf, a);
@@ -115,10 +116,10 @@ export function foldSingle(dir: Direction, localId: number, peerId: number, a: A
     addAtom(e.all, a);
     return e;
   }
-  const n = keyCount(a.l4);
+  const n = countOf(a.l4);
   const out: PolicyEntry[] = new Array<PolicyEntry>(n);
   for (let i = 0; i < n; i++) {
-    const e = entry(dir, localId, peerId, keyAt(a.l4, i), a.enforce);
+    const e = entry(dir, localId, peerId, itemAt(a.l4, i), a.enforce);
     addAtom(e.all, a);
     out[i] = e;
   }

@@ -1,6 +1,7 @@
 // L4 keys of one (direction, local, peer) group, as single numbers so the hot loops build no strings:
 // 0 is the L3 key (every protocol and port); otherwise (proto + 1) * 2^22 + portBits * 2^16 + port.
 import type { IcmpMatch, PortMatch } from '../policy/types.js';
+import type { OneOrMany } from '../util/one-or-many.js';
 
 export const PROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
 export const L3_KEY = 0;
@@ -62,7 +63,4 @@ export function l4Keys(l4: { ports: readonly PortMatch[]; icmps: readonly IcmpMa
 }
 
 /** An atom's L4 keys: one, or several. */
-export type L4Keys = number | readonly number[];
-
-export const keyCount = (keys: L4Keys): number => (typeof keys === 'number' ? 1 : keys.length);
-export const keyAt = (keys: L4Keys, i: number): number => (typeof keys === 'number' ? keys : keys[i]!);
+export type L4Keys = OneOrMany<number>;

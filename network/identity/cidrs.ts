@@ -28,8 +28,8 @@ export interface CidrIdentity extends IpcacheEntry, Prefix {
 /** A rule's peer held as a CIDR identity (not a list of peer specs). */
 export const isCidrIdentity = (x: object): x is CidrIdentity => 'identity' in x && 'refs' in x;
 
-const newIdentity = (cidr: string, identity: number, p: Prefix, slot: number, batch: number, v4Addr: number): CidrIdentity => ({
-  cidr, identity, addr: p.addr, bits: p.bits, v4: p.v4, refs: 1, slot, batch, v4Len: p.v4 ? p.bits - 96 : -1, v4Addr,
+const newIdentity = (cidr: string, identity: number, addr: bigint, bits: number, v4: boolean, slot: number, batch: number, v4Addr: number): CidrIdentity => ({
+  cidr, identity, addr, bits, v4, refs: 1, slot, batch, v4Len: v4 ? bits - 96 : -1, v4Addr,
 });
 
 const LAST = ID.CIDR_SCOPE - 1;
@@ -68,20 +68,20 @@ export class CidrIdentities {
    *  object per call: a bulk load acquires one per rule). Parses only a prefix it does not know. */
   acquire(cidr: string): CidrIdentity {
     const v4 = scanCanonicalV4(cidr, this.scan);
-    const e = v4 ? this.byV4.get(this.scan.addr, this.scan.len) : this.byText.get(cidr);
+    const e = this.lookup(cidr, v4);
     if (e) {
       e.refs++;
       return e;
     }
     let identity: CidrIdentity;
     if (v4) {
-      const prefix = { addr: v4Mapped(this.scan.addr), bits: 96 + this.scan.len, v4: true };
-      identity = newIdentity(cidr, this.allocate(), prefix, this.slots.length, this.batch, this.scan.addr);
-      this.byV4.set(this.scan.addr, this.scan.len, identity);
+      const { addr, len } = this.scan;
+      identity = newIdentity(cidr, this.allocate(), v4Mapped(addr), 96 + len, true, this.slots.length, this.batch, addr);
+      this.byV4.set(addr, len, identity);
     } else {
       const p = parsePrefix(cidr);
       if (typeof p === 'string') throw new Error(`${cidr}: ${p}`);
-      identity = newIdentity(cidr, this.allocate(), p, this.slots.length, this.batch, p.v4 ? Number(p.addr & 0xffffffffn) : 0);
+      identity = newIdentity(cidr, this.allocate(), p.addr, p.bits, p.v4, this.slots.length, this.batch, p.v4 ? Number(p.addr & 0xffffffffn) : 0);
       this.byText.set(cidr, identity);
     }
     this.created.push(identity);
@@ -111,7 +111,12 @@ export class CidrIdentities {
   }
 
   private get(cidr: string): CidrIdentity | undefined {
-    return scanCanonicalV4(cidr, this.scan) ? this.byV4.get(this.scan.addr, this.scan.len) : this.byText.get(cidr);
+    return this.lookup(cidr, scanCanonicalV4(cidr, this.scan));
+  }
+
+  /** By the numbers scanCanonicalV4 just read into this.scan when `v4`, else by text. */
+  private lookup(cidr: string, v4: boolean): CidrIdentity | undefined {
+    return v4 ? this.byV4.get(this.scan.addr, this.scan.len) : this.byText.get(cidr);
   }
 
   /** The identities that came and went since the last call (one created and dropped in between is in
