@@ -4,7 +4,7 @@
 // went) and refolds only the groups whose contributions changed.
 import type { CgroupEntry, DatapathState, IdentityDefaults, IpcacheEntry, RuleInfo, Workload } from '../model.js';
 import { ID } from '../model.js';
-import { mask, type Prefix } from '../identity/cidr.js';
+import { mask } from '../identity/cidr.js';
 import { CidrIdentities, isCidrIdentity, type CidrIdentity } from '../identity/cidrs.js';
 import { addressEntries, buildIpcache } from '../identity/ipcache.js';
 import { WorkloadIdentities, type NamespaceLabels, type WorkloadIdentity } from '../identity/workloads.js';
@@ -14,7 +14,7 @@ import { PairTable } from '../util/pair-table.js';
 import { EntryTable, NO_ENTRIES, type Entries } from './entry-table.js';
 import { foldGroup, foldSingle, type Atom } from './fold.js';
 import { processRuleIds, type RuleIds } from './rule-ids.js';
-import { buildUnit, cidrPeers, type MarkBits, type PeerSpec, type PolicyUnit, type RuleAtom } from './unit.js';
+import { buildUnit, cidrPeers, NO_EXCEPT, type MarkBits, type PeerSpec, type PolicyUnit, type RuleAtom } from './unit.js';
 
 export interface CompileOptions {
   /** Mark bit(s) for a rule restricted to binaries (put in allow_marks / deny_marks). */
@@ -38,7 +38,6 @@ export interface Change {
   workloads?: readonly Workload[];
 }
 
-const NO_PREFIXES: Prefix[] = [];
 
 /** What one policy brings to one group: its one atom there (the common case, no array), or several. */
 type Contribution = Atom | Atom[];
@@ -408,7 +407,7 @@ export class PolicyCompiler {
     if (isCidrIdentity(peers) && peers.bits === 128) return peers.identity;
     const out: number[] = [];
     if (isCidrIdentity(peers)) {
-      this.cidrs.inside(peers, NO_PREFIXES, out);
+      this.cidrs.inside(peers, NO_EXCEPT, out);
       return out;
     }
     for (const p of peers) {

@@ -11,7 +11,7 @@ import type { RuleIds, RuleRecord } from './rule-ids.js';
 /** A peer as the resolver needs it: a CIDR by its identity (which holds the parsed prefix), its excepts parsed. */
 export type PeerSpec =
   | { kind: 'selector'; selector: Selector }
-  | { kind: 'cidr'; ref: CidrIdentity; except: Prefix[] }
+  | { kind: 'cidr'; ref: CidrIdentity; except: readonly Prefix[] }
   | { kind: 'entity'; entity: Entity };
 
 export interface RuleAtom extends Atom, RuleRecord {
@@ -55,7 +55,7 @@ export class UnitError extends Error {
  * IPv4 addresses in the kernel's single LPM; 0.0.0.0/0 in the ipcache keeps IPv4 addresses out of it.
  */
 const V4_GUARD = '0.0.0.0/0';
-const NO_EXCEPT: Prefix[] = [];
+export const NO_EXCEPT: readonly Prefix[] = [];
 const V4_MAPPED_SPACE = parsePrefix('::ffff:0:0/96') as Prefix;
 
 /** One CIDR peer without except. */

@@ -185,16 +185,16 @@ function v4Number(ip: string, end: number): number {
   return dots === 3 && count > 0 ? n * 256 + octet : -1;
 }
 
-/** Writes the key of pal_np_ipcache (or pal_np_ip_exact, prefixlen 128) for a canonical CIDR
- *  ("10.0.0.0/8", "fd00::/64", or a bare address) at v[at] (zeroed). */
-/** An IPv4 prefix given as numbers (address, length 0..32); host bits are zeroed, so that equal
- *  prefixes encode the same. */
+/** Writes the key of pal_np_ipcache (or pal_np_ip_exact, prefixlen 128) for an IPv4 prefix given as
+ *  numbers (address, length 0..32) at v[at] (zeroed); host bits are zeroed, so that equal prefixes
+ *  encode the same. */
 export function writeIpcacheKeyV4(v: DataView, at: number, addr: number, len: number): void {
   v.setUint16(at + NP_IP_KEY.addr + 10, 0xffff);
   v.setUint32(at + NP_IP_KEY.addr + 12, len === 0 ? 0 : (addr & (0xffffffff << (32 - len))) >>> 0);
   v.setUint32(at + NP_IP_KEY.prefixlen, 96 + len, true);
 }
 
+/** The same for a canonical CIDR ("10.0.0.0/8", "fd00::/64", or a bare address). */
 export function writeIpcacheKey(v: DataView, at: number, cidr: string): void {
   const slash = cidr.indexOf('/');
   const end = slash < 0 ? cidr.length : slash;

@@ -39,6 +39,17 @@ function u64(n: number | bigint): Buffer {
   return b;
 }
 
+/** n counters map entries packed for updateBatchFlat: keys first, first + 1, ..., each value value(i). */
+function packedCounters(n: number, first: number, value: (i: number) => bigint): { keys: Buffer; values: Buffer } {
+  const keys = Buffer.alloc(n * 4);
+  const values = Buffer.alloc(n * 8);
+  for (let i = 0; i < n; i++) {
+    keys.writeUInt32LE(first + i, i * 4);
+    values.writeBigUInt64LE(value(i), i * 8);
+  }
+  return { keys, values };
+}
+
 /** Runs fn and returns the BpfError it throws (failing the test if it throws anything else). */
 function bpfError(fn: () => unknown): BpfError {
   try {
@@ -238,12 +249,7 @@ describe('BpfMap', () => {
 
   it('batch-updates from packed key and value buffers; noexist refuses a key that is there', () => {
     const n = 200;
-    const keys = Buffer.alloc(n * 4);
-    const values = Buffer.alloc(n * 8);
-    for (let i = 0; i < n; i++) {
-      keys.writeUInt32LE(2000 + i, i * 4);
-      values.writeBigUInt64LE(BigInt(i) * 5n, i * 8);
-    }
+    const { keys, values } = packedCounters(n, 2000, (i) => BigInt(i) * 5n);
     counters.updateBatchFlat(keys, values, 'noexist');
     for (const i of [0, 77, n - 1]) expect(counters.lookup(u32(2000 + i))!.readBigUInt64LE(0)).toBe(BigInt(i) * 5n);
     // the kernel's batch takes no BPF_NOEXIST: the addon writes such a batch element by element
@@ -259,12 +265,7 @@ describe('BpfMap', () => {
 
   it('a batch large enough to be written from two threads lands whole, each key with its own value', () => {
     const n = 6000;
-    const keys = Buffer.alloc(n * 4);
-    const values = Buffer.alloc(n * 8);
-    for (let i = 0; i < n; i++) {
-      keys.writeUInt32LE(10000 + i, i * 4);
-      values.writeBigUInt64LE(BigInt(i) * 7n + 1n, i * 8);
-    }
+    const { keys, values } = packedCounters(n, 10000, (i) => BigInt(i) * 7n + 1n);
     counters.updateBatchFlat(keys, values);
     const got = counters.lookupBatch();
     expect(got.keys).toHaveLength(n);
