@@ -75,7 +75,8 @@ function parseRule(rc: RuleCtx, it: Item, dir: Direction, verdict: 'allow' | 'de
     parseEntities(ctx, o.seq(`${p}Entities`) ?? []),
   ];
   if (peerLists.some((l) => l === undefined)) ok = false;
-  const peers = peerLists.flatMap((l) => l ?? []);
+  // concat sizes the list exactly (parsed rules are kept, tens of thousands of them)
+  const peers = ([] as Peer[]).concat(...peerLists.map((l) => l ?? []));
   const ports = parseCiliumToPorts(ctx, o.seq('toPorts') ?? []);
   const icmps = parseIcmps(ctx, o.seq('icmps') ?? []);
   const binaries = parseBinaries(ctx, o, dir);
